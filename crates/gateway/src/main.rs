@@ -1,0 +1,5 @@
+//! `callbridge` command-line entry point.
+
+fn main() {
+    eprintln!("callbridge: starting");
+}
