@@ -9,3 +9,5 @@
 //! the store, the engine or an adapter: the sandboxes stand in for the outside world.
 
 pub mod control;
+pub mod microsoft;
+pub mod slack;
