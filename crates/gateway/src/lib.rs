@@ -2,3 +2,16 @@
 //! API, metrics, per-call drivers, config, cluster and CLI.
 //!
 //! The only crate that wires everything together; it may depend on every workspace crate.
+//! Modules: [`config`] (file + environment → validated [`config::Config`]), [`http`] (the
+//! router from [`http::app`], errors, metrics, admin API), [`serve`] (binding, graceful
+//! shutdown), [`demo`] (a generated configuration for `callbridge demo`).
+
+pub mod config;
+pub mod demo;
+mod error;
+pub mod http;
+pub mod serve;
+pub mod state;
+pub mod telemetry;
+
+pub use error::GatewayError;

@@ -1,5 +1,116 @@
 //! `callbridge` command-line entry point.
 
-fn main() {
-    eprintln!("callbridge: starting");
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use callbridge::config::{Config, ENV_PREFIX, render_redacted};
+use callbridge::serve::{Gateway, open_store, termination_signals};
+use callbridge::{demo, telemetry};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+/// callbridge: one-to-one calls and presence between Slack and Microsoft Teams.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a configuration file.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run a complete gateway on embedded defaults (no accounts needed).
+    Demo {
+        /// Where the demo keeps its generated configuration and database.
+        #[arg(long, default_value = "callbridge-demo")]
+        data_dir: PathBuf,
+        /// The port to listen on (127.0.0.1); another free port is used if it is taken.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file and print the effective configuration, secrets redacted.
+    Check {
+        /// The TOML configuration file.
+        file: PathBuf,
+    },
+}
+
+fn env_overrides() -> impl Iterator<Item = (String, String)> {
+    std::env::vars().filter(|(name, _)| name.starts_with(ENV_PREFIX))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { config } => {
+            let config = Config::load(&config, env_overrides())?;
+            telemetry::init_logging(config.log_format, &config.log_level);
+            let store = open_store(&config).await?;
+            let gateway = Gateway::bind(&config, store).await?;
+            tracing::info!(addr = %gateway.local_addr()?, "callbridge serving");
+            gateway.run(termination_signals()).await?;
+        }
+        Command::Demo { data_dir, port } => {
+            let (mut config, path) = demo::prepare(&data_dir, port)?;
+            telemetry::init_logging(config.log_format, &config.log_level);
+            let listener = match TcpListener::bind(config.listen).await {
+                Ok(listener) => listener,
+                Err(_) => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .context("binding any loopback port")?,
+            };
+            config.listen = listener.local_addr()?;
+            let store = open_store(&config).await?;
+            let gateway = Gateway::with_listener(listener, &config, store);
+            let base = format!("http://{}", config.listen);
+            println!(
+                "callbridge demo is running (configuration: {})",
+                path.display()
+            );
+            println!("  status page:  {base}/");
+            println!("  health:       {base}/healthz");
+            println!("  readiness:    {base}/readyz");
+            println!("  metrics:      {base}/metrics");
+            println!(
+                "  admin API:    {base}/api/v1/calls  (bearer token: [admin] token in the configuration)"
+            );
+            println!("Stop with Ctrl-C.");
+            gateway.run(termination_signals()).await?;
+        }
+        Command::Migrate { config } => {
+            let config = Config::load(&config, env_overrides())?;
+            telemetry::init_logging(config.log_format, &config.log_level);
+            open_store(&config).await?.close().await;
+            println!("migrations applied");
+        }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
+            let config = Config::load(&file, env_overrides())?;
+            print!("{}", render_redacted(&config));
+        }
+    }
+    Ok(())
 }

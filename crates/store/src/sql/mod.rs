@@ -60,7 +60,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 impl SqlStore {
     /// Connects to `url` (`sqlite:PATH` creates the file if missing; `postgres://…`), sealing
     /// secrets with `keyring`. Does not migrate: call [`SqlStore::migrate`].
-    pub async fn connect(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, keyring: impl Into<Arc<Keyring>>) -> Result<Self, StoreError> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
@@ -100,7 +100,7 @@ impl SqlStore {
             .await?;
         Ok(Self {
             pool,
-            keyring: Arc::new(keyring),
+            keyring: keyring.into(),
             backend,
         })
     }

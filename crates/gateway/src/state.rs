@@ -1,0 +1,69 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use callbridge_model::TenantId;
+use callbridge_store::{SecretString, SqlStore};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// Shared gateway state. Cloning is cheap (one `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: SqlStore,
+    metrics: PrometheusHandle,
+    draining: AtomicBool,
+    admin_token: Option<SecretString>,
+    tenant: TenantId,
+}
+
+impl AppState {
+    /// State over an open store.
+    pub fn new(store: SqlStore, admin_token: Option<SecretString>, tenant: TenantId) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                metrics: crate::http::metrics::recorder(),
+                draining: AtomicBool::new(false),
+                admin_token,
+                tenant,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SqlStore {
+        &self.inner.store
+    }
+
+    /// The Prometheus handle.
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+
+    /// Whether the node is draining (readiness false, no new calls).
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Acquire)
+    }
+
+    /// Starts draining; readiness turns false from now on.
+    pub fn start_draining(&self) {
+        if !self.inner.draining.swap(true, Ordering::AcqRel) {
+            metrics::gauge!("callbridge_draining").set(1.0);
+        }
+    }
+
+    /// The admin API token, if the admin API is enabled.
+    pub(crate) fn admin_token(&self) -> Option<&SecretString> {
+        self.inner.admin_token.as_ref()
+    }
+
+    /// The organisation this deployment serves.
+    pub(crate) fn tenant(&self) -> TenantId {
+        self.inner.tenant
+    }
+}
