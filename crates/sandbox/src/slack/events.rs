@@ -244,7 +244,6 @@ impl SlackState {
         let now = self.now();
         let (due, challenge) = {
             let mut world = self.world();
-            world.sweep(now);
             let queue = &mut world.events;
             let waiting = queue.pending.iter().any(|p| !p.in_flight);
             let challenge = !queue.verified

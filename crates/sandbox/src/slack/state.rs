@@ -125,11 +125,17 @@ impl SlackState {
         &self.inner.faults
     }
 
+    /// Locks the world, first applying what the clock made happen (expired statuses and
+    /// snoozes), so that every reader sees the present even without the event pump.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        self.inner
+        let now = self.now();
+        let mut world = self
+            .inner
             .world
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        world.sweep(now);
+        world
     }
 
     pub(crate) fn now(&self) -> i64 {
