@@ -773,3 +773,51 @@ async fn declining_a_dm_call_fires_call_rejected() {
     );
     slack.shutdown().await;
 }
+
+#[tokio::test]
+async fn grid_seed_from_toml_carries_enterprise_fields_in_commands() {
+    let seed = SlackSeed::from_toml_str(include_str!("../fixtures/slack-grid.toml")).unwrap();
+    let (app, base) = start_app().await;
+    let config = SlackSandboxConfig::new(seed)
+        .with_app_base_url(base)
+        .with_app_timeout(Duration::from_millis(300));
+    let slack = SlackSandbox::start(config).await.unwrap();
+    assert_eq!(
+        slack.user_view("W0GRIDERIN").unwrap().status_text,
+        "Commuting"
+    );
+    assert_eq!(slack.user_view("U0GRIDFRED").unwrap().presence, "away");
+    let outcome = slack
+        .type_slash_command_in("W0GRIDERIN", "C0GRIDCALL", "/call @fred")
+        .await
+        .unwrap();
+    assert_eq!(outcome.error, None);
+    let request = &app.records("/slack/commands")[0];
+    let ts = request.header("x-slack-request-timestamp").unwrap();
+    let signature = request.header("x-slack-signature").unwrap();
+    verify_v0(
+        "grid-signing-secret",
+        &ts,
+        &request.body,
+        &signature,
+        slack.clock().unix(),
+    )
+    .unwrap();
+    let form = request.form();
+    assert_eq!(form["enterprise_id"], "E0GRIDORG1");
+    assert_eq!(form["enterprise_name"], "Globular Construct Inc");
+    assert_eq!(form["channel_name"], "calls");
+    assert_eq!(form["user_id"], "W0GRIDERIN");
+    assert_eq!(form["text"], "<@U0GRIDFRED|fred>");
+    let test = reqwest::Client::new()
+        .post(slack.api_url().join("auth.test").unwrap())
+        .bearer_auth("xoxb-grid-bot")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(test["enterprise_id"], "E0GRIDORG1");
+    slack.shutdown().await;
+}
