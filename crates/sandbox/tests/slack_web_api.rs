@@ -431,8 +431,9 @@ async fn profile_set_validates_status_and_limits_writes() {
         "must_clear_both_status_text_and_status_emoji",
     );
     // Text alone gets the default emoji.
-    let reply = set(json!({"status_text": "Lunch", "status_emoji": ":pizza:"})).await;
-    assert_eq!(reply.body["profile"]["status_emoji"], ":pizza:");
+    let reply = set(json!({"status_text": "Lunch", "status_emoji": ""})).await;
+    assert_eq!(reply.body["profile"]["status_emoji"], ":speech_balloon:");
+    assert_eq!(reply.body["profile"]["status_text"], "Lunch");
     // Other people's profiles need an admin.
     let reply = form(
         &app,
@@ -1082,4 +1083,143 @@ async fn fault_injection_applies_to_the_web_api_not_to_control_routes() {
         form(&app, "auth.test", Some(BOT), &[]).await.body["ok"],
         true
     );
+}
+
+#[tokio::test]
+async fn odd_arguments_are_refused_with_argument_errors() {
+    let (app, _) = sandbox();
+    let dm = form(&app, "conversations.open", Some(BOT), &[("users", BOB)])
+        .await
+        .body["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases: Vec<(&str, &str, Vec<(&str, String)>, &str)> = vec![
+        (
+            "users.list",
+            BOT,
+            vec![("limit", "-5".into())],
+            "invalid_arguments",
+        ),
+        (
+            "users.list",
+            BOT,
+            vec![("limit", "many".into())],
+            "invalid_arguments",
+        ),
+        (
+            "dnd.setSnooze",
+            BOB_TOKEN,
+            vec![("num_minutes", "soon".into())],
+            "invalid_arguments",
+        ),
+        (
+            "dnd.setSnooze",
+            BOB_TOKEN,
+            vec![("num_minutes", "100000".into())],
+            "too_long",
+        ),
+        (
+            "chat.postMessage",
+            BOT,
+            vec![("channel", dm.clone()), ("blocks", "[1]".into())],
+            "invalid_blocks",
+        ),
+        (
+            "chat.postMessage",
+            BOT,
+            vec![("channel", dm.clone()), ("blocks", "{}".into())],
+            "invalid_blocks_format",
+        ),
+        (
+            "chat.postMessage",
+            BOT,
+            vec![
+                ("channel", dm.clone()),
+                (
+                    "blocks",
+                    r#"[{"type":"call","call_id":"R0NOSUCH00"}]"#.into(),
+                ),
+            ],
+            "invalid_blocks",
+        ),
+        (
+            "calls.add",
+            BOT,
+            vec![
+                ("external_unique_id", "e".into()),
+                ("join_url", "https://j".into()),
+                ("created_by", BOB.into()),
+                ("date_start", "yesterday".into()),
+            ],
+            "invalid_start_time",
+        ),
+        (
+            "calls.add",
+            BOT,
+            vec![
+                ("external_unique_id", "e".into()),
+                ("join_url", "https://j".into()),
+                ("created_by", "U0NOBODY00".into()),
+            ],
+            "invalid_created_by",
+        ),
+        (
+            "calls.add",
+            BOT,
+            vec![
+                ("external_unique_id", "e".into()),
+                ("join_url", "https://j".into()),
+                ("created_by", BOB.into()),
+                ("users", r#"{"slack_id":"U1"}"#.into()),
+            ],
+            "invalid_array_arg",
+        ),
+        (
+            "users.profile.set",
+            BOB_TOKEN,
+            vec![("profile", r#"{"status_expiration":"tomorrow"}"#.into())],
+            "invalid_profile",
+        ),
+        (
+            "users.profile.set",
+            BOB_TOKEN,
+            vec![("profile", r#"{"status_emoji":"smile"}"#.into())],
+            "invalid_emoji_not_allowed",
+        ),
+        (
+            "users.profile.set",
+            BOB_TOKEN,
+            vec![("profile", "[]".into())],
+            "invalid_profile",
+        ),
+        ("users.profile.set", BOB_TOKEN, vec![], "invalid_profile"),
+        ("users.setPresence", BOB_TOKEN, vec![], "invalid_arguments"),
+        (
+            "conversations.open",
+            BOT,
+            vec![("users", "U1,U2,U3,U4,U5,U6,U7,U8,U9".into())],
+            "too_many_users",
+        ),
+    ];
+    for (method, token, fields, code) in cases {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = form(&app, method, Some(token), &pairs).await;
+        assert_eq!(reply.status, StatusCode::OK, "{method} {fields:?}");
+        assert_eq!(
+            reply.body["error"], code,
+            "{method} {fields:?}: {}",
+            reply.body
+        );
+    }
+    let many: serde_json::Map<String, Value> =
+        (0..51).map(|i| (format!("f{i}"), json!("x"))).collect();
+    let reply = json_call(
+        &app,
+        "users.profile.set",
+        BOB_TOKEN,
+        &json!({"profile": many}),
+    )
+    .await;
+    assert_error(&reply, "invalid_profile");
 }

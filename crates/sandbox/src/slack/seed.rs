@@ -360,6 +360,12 @@ impl SlackSeed {
                 }
             }
             if let Some(install) = &ws.install {
+                if !install.bot_user_id.starts_with('U') {
+                    return bad(format!(
+                        "bot user id {} must start with U",
+                        install.bot_user_id
+                    ));
+                }
                 if !install.bot_token.starts_with("xoxb-") {
                     return bad("bot tokens start with xoxb-".to_owned());
                 }

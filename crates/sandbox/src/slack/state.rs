@@ -231,7 +231,7 @@ impl World {
             }
             let channels = if ws.channels.is_empty() {
                 vec![Channel {
-                    id: format!("C{}", &ws.id[1..]),
+                    id: format!("C{}", ws.id.get(1..).unwrap_or_default()),
                     team_id: ws.id.clone(),
                     name: "general".to_owned(),
                     is_im: false,
@@ -274,7 +274,7 @@ impl World {
                 tz_offset: -28800,
                 is_admin: false,
                 is_bot: true,
-                bot_id: Some(format!("B{}", &bot_user_id[1..])),
+                bot_id: Some(format!("B{}", bot_user_id.get(1..).unwrap_or_default())),
                 display_name: name,
                 status_text: String::new(),
                 status_emoji: String::new(),

@@ -154,14 +154,19 @@ pub(super) fn profile_set(world: &mut World, caller: &Caller, args: &Args) -> Ap
         .status_emoji
         .clone()
         .unwrap_or_else(|| user.status_emoji.clone());
-    // Clearing takes both fields: one emptied while the other stays set is refused (§7.4).
-    let clearing =
-        changes.status_text.as_deref() == Some("") || changes.status_emoji.as_deref() == Some("");
-    if clearing && (text.is_empty() != emoji.is_empty()) {
+    // Clearing takes both fields: emptying one while the other stays set is refused (§7.4).
+    let half_cleared = (changes.status_text.as_deref() == Some("")
+        && changes.status_emoji.is_none()
+        && !emoji.is_empty())
+        || (changes.status_emoji.as_deref() == Some("")
+            && changes.status_text.is_none()
+            && !text.is_empty());
+    if half_cleared {
         return Err(ApiError::new(
             "must_clear_both_status_text_and_status_emoji",
         ));
     }
+    // Text without an emoji gets the default one (§7.4).
     if !text.is_empty() && emoji.is_empty() {
         emoji = ":speech_balloon:".to_owned();
     }
@@ -170,7 +175,7 @@ pub(super) fn profile_set(world: &mut World, caller: &Caller, args: &Args) -> Ap
     if let Some(expiration) = changes.status_expiration {
         user.status_expiration = expiration;
     }
-    if user.status_text.is_empty() {
+    if user.status_text.is_empty() && user.status_emoji.is_empty() {
         user.status_expiration = 0;
     }
     if let Some(display_name) = changes.display_name {
