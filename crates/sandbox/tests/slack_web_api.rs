@@ -1085,6 +1085,9 @@ async fn fault_injection_applies_to_the_web_api_not_to_control_routes() {
     );
 }
 
+/// Method, token, arguments, expected error.
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, &'a str);
+
 #[tokio::test]
 async fn odd_arguments_are_refused_with_argument_errors() {
     let (app, _) = sandbox();
@@ -1094,7 +1097,7 @@ async fn odd_arguments_are_refused_with_argument_errors() {
         .as_str()
         .unwrap()
         .to_owned();
-    let cases: Vec<(&str, &str, Vec<(&str, String)>, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "users.list",
             BOT,
