@@ -821,3 +821,59 @@ async fn grid_seed_from_toml_carries_enterprise_fields_in_commands() {
     assert_eq!(test["enterprise_id"], "E0GRIDORG1");
     slack.shutdown().await;
 }
+
+#[tokio::test]
+async fn revoking_a_user_token_and_expiring_a_status_fire_events() {
+    let (app, slack) = start().await;
+    eventually("url_verification", || {
+        slack
+            .deliveries()
+            .iter()
+            .any(|d| d.kind == "url_verification")
+    })
+    .await;
+    slack.clock().freeze();
+    let expiry = slack.clock().unix() + 120;
+    slack
+        .set_status_by_hand(CAROL, "Out for lunch", ":sandwich:", expiry)
+        .unwrap();
+    eventually("status events", || app.events().len() >= 2).await;
+    slack.clock().advance(Duration::from_secs(120));
+    eventually("expiry events", || app.events().len() >= 4).await;
+    let cleared = app.events()[2].json();
+    assert_eq!(cleared["event"]["user"]["id"], CAROL);
+    assert_eq!(cleared["event"]["user"]["profile"]["status_text"], "");
+    assert_eq!(slack.user_view(CAROL).unwrap().status_expiration, 0);
+    let revoked: Value = reqwest::Client::new()
+        .post(slack.api_url().join("auth.revoke").unwrap())
+        .form(&[("token", "xoxp-demo-carol")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"], true);
+    eventually("tokens_revoked", || {
+        app.events()
+            .iter()
+            .any(|e| e.json()["event"]["type"] == "tokens_revoked")
+    })
+    .await;
+    let event = app
+        .events()
+        .iter()
+        .map(Recorded::json)
+        .find(|e| e["event"]["type"] == "tokens_revoked")
+        .unwrap();
+    assert_eq!(
+        event["event"]["tokens"],
+        json!({"oauth": [CAROL], "bot": []})
+    );
+    // Carol's DND no longer reaches the app: her token is gone.
+    let before = app.events().len();
+    slack.set_dnd(CAROL, Some(10)).unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(app.events().len(), before);
+    slack.shutdown().await;
+}
