@@ -17,6 +17,8 @@
 //! ```
 
 mod api;
+mod by_hand;
+mod click;
 mod config;
 mod control;
 mod error;
@@ -28,9 +30,11 @@ mod model;
 mod oauth;
 mod outbound;
 mod ratelimit;
+mod read;
 mod scopes;
 mod seed;
 mod signing;
+mod slash;
 mod state;
 mod tokens;
 
@@ -48,9 +52,10 @@ pub use config::{APP_ANSWER_TIMEOUT, SlackSandboxConfig};
 pub use error::SandboxError;
 pub use events::{Delivery, RETRY_DELAYS_SECS};
 pub use hooks::{RESPONSE_URL_LIFETIME_SECS, RESPONSE_URL_MAX_USES};
-pub use interact::{ActOutcome, CallCard};
+pub use interact::ActOutcome;
 pub use model::{ShownMessage, SlackCall, UserView};
 pub use outbound::SigningKnobs;
+pub use read::CallCard;
 pub use seed::{
     SeedApp, SeedChannel, SeedEnterprise, SeedInstall, SeedUser, SeedUserToken, SeedWorkspace,
     SlackSeed,
