@@ -16,7 +16,7 @@ pub const RETRY_DELAYS_SECS: [i64; 3] = [0, 60, 300];
 /// How often the delivery pump looks for due work, in real time.
 const PUMP_INTERVAL: Duration = Duration::from_millis(20);
 
-/// How often an unverified events URL is challenged again while events wait.
+/// How often an unverified events URL is challenged again.
 const REVERIFY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// One request Slack sent to the app, as recorded for tests and the demo.
@@ -244,10 +244,12 @@ impl SlackState {
         let now = self.now();
         let (due, challenge) = {
             let mut world = self.world();
+            let has_events_url = world.app_urls.events.is_some();
             let queue = &mut world.events;
-            let waiting = queue.pending.iter().any(|p| !p.in_flight);
+            // An unverified events URL is challenged again every few seconds, so that an app
+            // started after the sandbox still gets its events.
             let challenge = !queue.verified
-                && waiting
+                && has_events_url
                 && queue
                     .last_challenge
                     .is_none_or(|at| at.elapsed() >= REVERIFY_INTERVAL);

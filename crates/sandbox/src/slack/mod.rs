@@ -89,8 +89,8 @@ impl SlackSandbox {
             .layer(from_fn_with_state(faults, apply_faults))
     }
 
-    /// Binds (127.0.0.1:0 unless `config.bind` says otherwise), serves, starts the event
-    /// pump, and challenges the events URL if the app's base URL is known.
+    /// Binds (127.0.0.1:0 unless `config.bind` says otherwise), serves, and starts the event
+    /// pump, which challenges the events URL as soon as one is known.
     pub async fn start(config: SlackSandboxConfig) -> Result<RunningSlackSandbox, SandboxError> {
         let addr = config
             .bind
@@ -115,13 +115,8 @@ impl SlackSandbox {
                 .await
                 .map_err(SandboxError::Serve)
         });
+        // The pump also sends the events URL its `url_verification` challenge (§9.1).
         let pump = tokio::spawn(state.clone().pump());
-        if config.app_base_url.is_some() {
-            // The challenge goes out at setup; if the app is not up yet, it is repeated while
-            // events wait.
-            let verifier = state.clone();
-            tokio::spawn(async move { verifier.verify_events_url().await });
-        }
         Ok(RunningSlackSandbox {
             state,
             base_url,
