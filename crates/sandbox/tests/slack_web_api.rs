@@ -341,6 +341,19 @@ async fn users_methods_follow_the_reference() {
             .unwrap()
             .starts_with("[ERROR]")
     );
+    let reply = form(&app, "users.profile.get", Some(BOB_TOKEN), &[]).await;
+    assert_eq!(reply.body["profile"]["real_name"], "Bob Builder");
+    assert_eq!(reply.body["profile"]["status_text"], "");
+    assert_error(
+        &form(
+            &app,
+            "users.profile.get",
+            Some(BOB_TOKEN),
+            &[("user", "U0NOBODY00")],
+        )
+        .await,
+        "user_not_found",
+    );
     // lookupByEmail: plural error, case-insensitive match.
     let reply = form(
         &app,
@@ -591,6 +604,15 @@ async fn chat_keeps_blocks_as_sent_and_checks_channels() {
         &form(&app, "chat.postMessage", Some(BOT), &[("channel", &dm)]).await,
         "no_text",
     );
+    // A user id as channel means the DM between the caller and that user.
+    let reply = form(
+        &app,
+        "chat.postMessage",
+        Some(BOT),
+        &[("channel", CAROL), ("text", "hi")],
+    )
+    .await;
+    assert_eq!(reply.body["channel"], dm.as_str());
     assert_error(
         &form(
             &app,

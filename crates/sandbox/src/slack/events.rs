@@ -63,6 +63,7 @@ pub(crate) struct EventQueue {
     pub(crate) deliveries: Vec<Delivery>,
     /// Whether the events URL answered the `url_verification` challenge.
     pub(crate) verified: bool,
+    /// Real time, not sandbox time: this paces network retries and is no Slack timing rule.
     last_challenge: Option<Instant>,
 }
 
