@@ -1248,3 +1248,84 @@ async fn odd_arguments_are_refused_with_argument_errors() {
     .await;
     assert_error(&reply, "invalid_profile");
 }
+
+#[tokio::test]
+async fn random_garbage_never_breaks_the_front_door() {
+    use rand::{Rng, SeedableRng};
+    let (app, _) = sandbox();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let methods = [
+        "auth.test",
+        "users.info",
+        "users.list",
+        "users.profile.set",
+        "chat.postMessage",
+        "chat.update",
+        "calls.add",
+        "calls.participants.add",
+        "conversations.open",
+        "dnd.setSnooze",
+        "oauth.v2.access",
+    ];
+    let content_types = [
+        "application/x-www-form-urlencoded",
+        "application/json; charset=utf-8",
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+    ];
+    let fragments: [&[u8]; 10] = [
+        b"channel=",
+        b"&users=%5B%7B",
+        b"{\"blocks\":",
+        b"[null,",
+        b"profile=%7B%22status_text%22%3A",
+        b"\xff\xfe",
+        b"id=R",
+        b"&limit=-1",
+        b"\"}",
+        b"%",
+    ];
+    for _ in 0..300 {
+        let method = methods[rng.random_range(0..methods.len())];
+        let content_type = content_types[rng.random_range(0..content_types.len())];
+        let mut body = Vec::new();
+        for _ in 0..rng.random_range(0..6) {
+            body.extend_from_slice(fragments[rng.random_range(0..fragments.len())]);
+        }
+        let token = if rng.random_bool(0.5) { BOT } else { BOB_TOKEN };
+        let request = Request::post(format!("/api/{method}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let reply = send(&app, request).await;
+        assert!(
+            [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS].contains(&reply.status),
+            "{method} {content_type} {body:?} → {}",
+            reply.status
+        );
+        assert!(
+            reply.body["ok"].is_boolean(),
+            "{method} {body:?}: {}",
+            reply.body
+        );
+        if reply.body["ok"] == false {
+            assert!(reply.body["error"].is_string());
+        }
+    }
+    // The response_url endpoint and the consent form take garbage too.
+    for body in [&b"{"[..], b"[]", b"\xff", b""] {
+        let request = Request::post("/hooks/commands/T0DEMOTEAM/1/unknown")
+            .body(Body::from(body.to_vec()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let request = Request::post("/oauth/v2/authorize")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_vec()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert!(response.status().is_client_error());
+    }
+}

@@ -36,7 +36,7 @@ impl RateLimiter {
             .filter(|(key, times)| {
                 key.starts_with(prefix) && times.iter().any(|&t| t > now - WINDOW_SECS)
             })
-            .map(|(key, _)| key[prefix.len()..].to_owned())
+            .filter_map(|(key, _)| key.get(prefix.len()..).map(str::to_owned))
             .collect()
     }
 }
