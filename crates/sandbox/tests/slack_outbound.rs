@@ -882,3 +882,15 @@ async fn revoking_a_user_token_and_expiring_a_status_fire_events() {
     assert_eq!(app.events().len(), before);
     slack.shutdown().await;
 }
+
+#[tokio::test]
+async fn ssl_check_is_an_unsigned_form_to_the_command_url() {
+    let (app, slack) = start().await;
+    let status = slack.send_ssl_check().await.unwrap();
+    assert_eq!(status, Some(200));
+    let request = &app.records("/slack/commands")[0];
+    assert_eq!(request.form()["ssl_check"], "1");
+    assert_eq!(request.form()["token"], "sandboxVerificationTok");
+    assert!(request.header("x-slack-signature").is_none());
+    slack.shutdown().await;
+}

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<SlackState> {
         .route("/_sandbox/slack/act/huddle", post(huddle))
         .route("/_sandbox/slack/act/reject_call", post(reject_call))
         .route("/_sandbox/slack/act/uninstall", post(uninstall))
+        .route("/_sandbox/slack/act/ssl_check", post(ssl_check))
 }
 
 fn refused(error: &SandboxError) -> Response {
@@ -221,6 +222,13 @@ async fn reject_call(State(state): State<SlackState>, Json(act): Json<RejectAct>
 
 async fn uninstall(State(state): State<SlackState>) -> Response {
     done(state.uninstall())
+}
+
+async fn ssl_check(State(state): State<SlackState>) -> Response {
+    match state.send_ssl_check().await {
+        Ok(status) => Json(json!({"status": status})).into_response(),
+        Err(e) => refused(&e),
+    }
 }
 
 impl SlackState {

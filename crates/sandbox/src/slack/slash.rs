@@ -9,6 +9,34 @@ use super::outbound::Answer;
 use super::state::{ResponseUrl, SLACKBOT, SlackState, World};
 
 impl SlackState {
+    /// Sends the unsigned `ssl_check=1&token=…` form Slack sometimes POSTs to slash-command
+    /// URLs of distributed apps (§2 "`ssl_check` requests"); returns the app's status, which
+    /// should be 200. `None` when the app did not answer in time.
+    pub async fn send_ssl_check(&self) -> Result<Option<u16>, SandboxError> {
+        let (url, token) = {
+            let world = self.world();
+            let url = world
+                .app_urls
+                .command
+                .clone()
+                .ok_or(SandboxError::NoAppUrl("slash command"))?;
+            (url, world.app.verification_token.clone())
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("ssl_check", "1")
+            .append_pair("token", &token)
+            .finish();
+        let answer = self
+            .inner
+            .http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await;
+        Ok(answer.ok().map(|r| r.status().as_u16()))
+    }
+
     /// `user` types `command_line` (e.g. `/call alice@contoso.com`) in their DM with the app.
     pub async fn type_slash_command(
         &self,
