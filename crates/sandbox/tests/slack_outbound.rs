@@ -792,6 +792,10 @@ async fn grid_seed_from_toml_carries_enterprise_fields_in_commands() {
         "Commuting"
     );
     assert_eq!(slack.user_view("U0GRIDFRED").unwrap().presence, "away");
+    let fred = slack.user_view("U0GRIDFRED").unwrap();
+    assert!(fred.dnd_snoozing);
+    let left = fred.snooze_endtime.unwrap() - slack.clock().unix();
+    assert!((45 * 60 - 5..=45 * 60).contains(&left), "{left}");
     let outcome = slack
         .type_slash_command_in("W0GRIDERIN", "C0GRIDCALL", "/call @fred")
         .await

@@ -128,6 +128,9 @@ pub struct SeedUser {
     /// `"active"` (a client is connected) or `"away"`.
     #[serde(default = "default_presence")]
     pub presence: String,
+    /// Minutes of DND snooze left when the sandbox starts; 0 means not snoozing.
+    #[serde(default)]
+    pub dnd_snooze_minutes: u32,
 }
 
 /// A channel (`C…`).
@@ -267,6 +270,7 @@ impl SlackSeed {
             status_emoji: String::new(),
             status_expiration: 0,
             presence: default_presence(),
+            dnd_snooze_minutes: 0,
         };
         let users = vec![
             user("U0DEMOBOB1", "bob", "Bob Builder", "Europe/London", 0),

@@ -193,7 +193,8 @@ impl World {
                     online: seed_user.presence == "active",
                     manual_away: false,
                     last_activity: now,
-                    snooze_end: None,
+                    snooze_end: (seed_user.dnd_snooze_minutes > 0)
+                        .then(|| now + i64::from(seed_user.dnd_snooze_minutes) * 60),
                     updated: now,
                 };
                 world.users.insert(user.id.clone(), user);
