@@ -898,3 +898,46 @@ async fn ssl_check_is_an_unsigned_form_to_the_command_url() {
     assert!(request.header("x-slack-signature").is_none());
     slack.shutdown().await;
 }
+
+#[tokio::test]
+async fn trigger_ids_work_once_within_three_seconds() {
+    let (_app, slack) = start().await;
+    slack.clock().freeze();
+    let view =
+        json!({"type": "modal", "title": {"type": "plain_text", "text": "Call"}, "blocks": []});
+    let first = slack.type_slash_command(BOB, "/call @carol").await.unwrap();
+    let opened = api(
+        &slack,
+        "views.open",
+        &json!({"trigger_id": first.trigger_id, "view": view}),
+    )
+    .await;
+    assert_eq!(opened["ok"], true, "{opened}");
+    assert!(opened["view"]["id"].as_str().unwrap().starts_with('V'));
+    assert_eq!(opened["view"]["title"]["text"], "Call");
+    assert_eq!(slack.opened_views().len(), 1);
+    let again = api(
+        &slack,
+        "views.open",
+        &json!({"trigger_id": first.trigger_id, "view": view}),
+    )
+    .await;
+    assert_eq!(again["error"], "exchanged_trigger_id");
+    let second = slack.type_slash_command(BOB, "/call @carol").await.unwrap();
+    slack.clock().advance(Duration::from_secs(4));
+    let late = api(
+        &slack,
+        "views.open",
+        &json!({"trigger_id": second.trigger_id, "view": view}),
+    )
+    .await;
+    assert_eq!(late["error"], "expired_trigger_id");
+    let made_up = api(
+        &slack,
+        "views.open",
+        &json!({"trigger_id": "1.2.3", "view": view}),
+    )
+    .await;
+    assert_eq!(made_up["error"], "invalid_trigger_id");
+    slack.shutdown().await;
+}

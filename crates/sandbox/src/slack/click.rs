@@ -3,7 +3,6 @@
 use serde_json::{Value, json};
 
 use super::error::SandboxError;
-use super::ids;
 use super::interact::{ActOutcome, client_error, misuse, record};
 use super::model::ShownMessage;
 use super::state::{ResponseUrl, SlackState};
@@ -58,7 +57,7 @@ impl SlackState {
                     uses: 0,
                 },
             );
-            let trigger_id = ids::trigger_id();
+            let trigger_id = world.mint_trigger(now);
             let mut action = json!({
                 "type": element["type"],
                 "action_id": action_id,

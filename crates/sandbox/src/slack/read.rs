@@ -72,6 +72,11 @@ impl SlackState {
             .collect()
     }
 
+    /// Modals the app opened with `views.open`, oldest first, as Slack answered them.
+    pub fn opened_views(&self) -> Vec<serde_json::Value> {
+        self.world().views.clone()
+    }
+
     /// Every request sent to the app so far, oldest first.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.world().events.deliveries.clone()

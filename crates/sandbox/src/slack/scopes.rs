@@ -146,6 +146,8 @@ pub(crate) const METHODS: &[MethodSpec] = &[
         Some("calls:write"),
         Tier::T3,
     ),
+    // No scope: any token of the app that received the trigger id (§11).
+    spec("views.open", Tokens::Any, None, Tier::T4),
 ];
 
 /// The requirements of `method`, if the sandbox emulates it.

@@ -3,7 +3,6 @@
 use serde_json::Value;
 
 use super::error::SandboxError;
-use super::ids;
 use super::interact::{ActOutcome, client_error, misuse, record};
 use super::outbound::Answer;
 use super::state::{ResponseUrl, SLACKBOT, SlackState, World};
@@ -102,7 +101,7 @@ impl SlackState {
                     uses: 0,
                 },
             );
-            let trigger_id = ids::trigger_id();
+            let trigger_id = world.mint_trigger(now);
             let channel_name = if conversation.is_im {
                 "directmessage".to_owned()
             } else if conversation.is_mpim {

@@ -32,6 +32,13 @@ pub(crate) struct ResponseUrl {
     pub(crate) uses: u32,
 }
 
+/// A `trigger_id`: valid for 3 seconds and once (§0.5, §11).
+#[derive(Clone, Debug)]
+pub(crate) struct Trigger {
+    pub(crate) issued_at: i64,
+    pub(crate) used: bool,
+}
+
 /// Where the app under test receives Slack's requests.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AppUrls {
@@ -68,6 +75,10 @@ pub(crate) struct World {
     /// Where this sandbox is reachable, for the `response_url`s it hands out.
     pub(crate) base_url: Url,
     pub(crate) ts: TsMinter,
+    /// Trigger ids handed out with commands and clicks: when, and whether used (§11).
+    pub(crate) triggers: HashMap<String, Trigger>,
+    /// Modals opened with `views.open`, oldest first.
+    pub(crate) views: Vec<Value>,
 }
 
 /// The shared state of one Slack sandbox: the world, its clock and its faults.
@@ -160,6 +171,8 @@ impl World {
             signing: SigningKnobs::default(),
             base_url,
             ts: TsMinter::default(),
+            triggers: HashMap::new(),
+            views: Vec::new(),
         };
         for ws in &seed.workspaces {
             world.workspaces.push(Workspace {
@@ -359,6 +372,19 @@ impl World {
             ephemeral_to: None,
             edited: false,
         }
+    }
+
+    /// Mints a `trigger_id` valid from `now`.
+    pub(crate) fn mint_trigger(&mut self, now: i64) -> String {
+        let id = ids::trigger_id();
+        self.triggers.insert(
+            id.clone(),
+            Trigger {
+                issued_at: now,
+                used: false,
+            },
+        );
+        id
     }
 
     /// Mints a `response_url` on this sandbox for a command or an interaction.

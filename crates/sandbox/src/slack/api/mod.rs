@@ -7,6 +7,7 @@ mod calls;
 mod chat;
 mod presence;
 mod users;
+mod views;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -124,6 +125,7 @@ fn dispatch(world: &mut World, method: &str, caller: &Caller, args: &Args) -> Ap
         "calls.end" => calls::end(world, caller, args),
         "calls.participants.add" => calls::participants(world, args, true),
         "calls.participants.remove" => calls::participants(world, args, false),
+        "views.open" => views::open(world, caller, args),
         _ => Err(ApiError::new("unknown_method").status(404)),
     }
 }
