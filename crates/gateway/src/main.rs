@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use callbridge::config::{Config, ENV_PREFIX, render_redacted};
 use callbridge::serve::{Gateway, open_store, termination_signals};
 use callbridge::{demo, telemetry};
+use callbridge_sandbox::slack::{SlackSeed, serve_standalone};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -45,6 +46,24 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Run a local stand-in for a platform, for development and tests.
+    Sandbox {
+        #[command(subcommand)]
+        platform: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// A local Slack: Web API, OAuth v2, signed commands, interactivity, Events API.
+    Slack {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// Seed file (TOML) with workspaces, users and the app; the built-in demo seed if absent.
+        #[arg(long)]
+        seed: Option<PathBuf>,
     },
 }
 
@@ -104,6 +123,23 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init_logging(config.log_format, &config.log_level);
             open_store(&config).await?.close().await;
             println!("migrations applied");
+        }
+        Command::Sandbox {
+            platform: SandboxCommand::Slack { listen, seed },
+        } => {
+            telemetry::init_logging(telemetry::LogFormat::Pretty, "info");
+            let seed = match seed {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    SlackSeed::from_toml_str(&text)?
+                }
+                None => SlackSeed::demo(),
+            };
+            println!(
+                "Slack sandbox on http://{listen}/ (Web API under /api/, control under /_sandbox/)"
+            );
+            serve_standalone(listen, seed).await?;
         }
         Command::Config {
             command: ConfigCommand::Check { file },

@@ -2,7 +2,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+pub use crate::config::LogFormat;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level.
 pub fn init_logging(format: LogFormat, level: &str) {

@@ -16,8 +16,9 @@ pub struct SandboxClock {
 
 #[derive(Debug, Default)]
 struct ClockState {
-    /// Added to the wall clock (or to the frozen instant).
-    offset: Duration,
+    /// Nanoseconds added to the wall clock (or to the frozen instant). Signed: time spent
+    /// frozen is subtracted on resume and may exceed the time skipped forward.
+    offset_nanos: i128,
     /// When set, time stands still at this wall-clock instant (before the offset).
     frozen_at: Option<SystemTime>,
 }
@@ -31,7 +32,10 @@ impl SandboxClock {
     /// The current sandbox time.
     pub fn now(&self) -> SystemTime {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.frozen_at.unwrap_or_else(SystemTime::now) + state.offset
+        shift(
+            state.frozen_at.unwrap_or_else(SystemTime::now),
+            state.offset_nanos,
+        )
     }
 
     /// The current sandbox time as a UTC timestamp.
@@ -48,7 +52,7 @@ impl SandboxClock {
     /// Moves time forward by `by`, frozen or not.
     pub fn advance(&self, by: Duration) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.offset += by;
+        state.offset_nanos += i128::try_from(by.as_nanos()).unwrap_or(i128::MAX / 2);
     }
 
     /// Stops time at the current instant (idempotent).
@@ -67,7 +71,7 @@ impl SandboxClock {
             let stood_still = SystemTime::now()
                 .duration_since(frozen_at)
                 .unwrap_or_default();
-            state.offset = state.offset.saturating_sub(stood_still);
+            state.offset_nanos -= i128::try_from(stood_still.as_nanos()).unwrap_or(0);
         }
     }
 
@@ -75,6 +79,16 @@ impl SandboxClock {
     pub fn is_frozen(&self) -> bool {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.frozen_at.is_some()
+    }
+}
+
+/// `at` moved by a signed number of nanoseconds.
+fn shift(at: SystemTime, nanos: i128) -> SystemTime {
+    let magnitude = Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).unwrap_or(u64::MAX));
+    if nanos >= 0 {
+        at + magnitude
+    } else {
+        at - magnitude
     }
 }
 
@@ -108,5 +122,20 @@ mod tests {
         let drift = after.duration_since(frozen_now).unwrap_or_default();
         assert!(drift < Duration::from_secs(5), "resume jumped by {drift:?}");
         assert!(clock.unix() > 0);
+    }
+
+    #[test]
+    fn time_spent_frozen_beyond_the_skipped_time_is_not_added_on_resume() {
+        let clock = SandboxClock::new();
+        clock.freeze();
+        let frozen_now = clock.now();
+        // Simulate a long freeze without sleeping: move the freeze point into the past.
+        clock.state.lock().unwrap().frozen_at = Some(SystemTime::now() - Duration::from_secs(10));
+        let frozen_view = clock.now();
+        clock.resume();
+        let after = clock.now();
+        let jump = after.duration_since(frozen_view).unwrap_or_default();
+        assert!(jump < Duration::from_secs(2), "resume jumped by {jump:?}");
+        assert!(frozen_now.duration_since(after).unwrap_or_default() < Duration::from_secs(12));
     }
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Checks the dependency direction of the workspace (docs/ARCHITECTURE.md, "Dependency rules")
+# with `cargo tree`, and that `anyhow` appears only in binaries' main.rs and in tests.
+# Fails with one line per violation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+violations=0
+
+# deps CRATE: the normal (non-dev, non-build) dependency closure of CRATE, one name per line.
+deps() {
+    cargo tree -q -e normal -p "$1" --prefix none -f '{p}' \
+        | awk '{print $1}' | sort -u | { grep -vx "$1" || true; }
+}
+
+# forbid CRATE DEP...: CRATE must not depend, directly or not, on any DEP.
+forbid() {
+    local crate="$1"; shift
+    local closure
+    closure="$(deps "$crate")"
+    for dep in "$@"; do
+        if grep -qx "$dep" <<<"$closure"; then
+            echo "dependency violation: $crate depends on $dep"
+            violations=$((violations + 1))
+        fi
+    done
+}
+
+ours=(callbridge callbridge-model callbridge-engine callbridge-media callbridge-sip
+      callbridge-adapter callbridge-store callbridge-sandbox callbridge-loadgen
+      callbridge-slack callbridge-teams)
+io=(tokio hyper axum reqwest sqlx async-std smol)
+without() { local skip=" $* "; for c in "${ours[@]}"; do [[ "$skip" == *" $c "* ]] || echo "$c"; done; }
+
+# model <- everything: it depends on nothing of ours and on no I/O.
+forbid callbridge-model $(without callbridge-model) "${io[@]}"
+# Sans-IO cores: the model only, no runtime, HTTP, database or adapter.
+forbid callbridge-engine $(without callbridge-engine callbridge-model) "${io[@]}" str0m
+forbid callbridge-media $(without callbridge-media callbridge-model) "${io[@]}"
+# The adapter API: the model only.
+forbid callbridge-adapter $(without callbridge-adapter callbridge-model)
+# Adapters: adapter + model (+ sip for Teams), never the gateway, store, engine or each other.
+forbid callbridge-slack $(without callbridge-slack callbridge-adapter callbridge-model)
+forbid callbridge-teams $(without callbridge-teams callbridge-adapter callbridge-model callbridge-sip)
+forbid callbridge-sip $(without callbridge-sip callbridge-model)
+# The store: the model only.
+forbid callbridge-store $(without callbridge-store callbridge-model)
+# Sandboxes stand in for the outside world: they know nothing of callbridge's insides.
+forbid callbridge-sandbox $(without callbridge-sandbox callbridge-model)
+# The load generator drives the media core only.
+forbid callbridge-loadgen $(without callbridge-loadgen callbridge-model callbridge-media)
+
+# anyhow: only in main.rs files and tests.
+while IFS= read -r hit; do
+    echo "anyhow outside main.rs and tests: $hit"
+    violations=$((violations + 1))
+done < <(grep -rln --include='*.rs' 'anyhow' crates/*/src adapters/*/src 2>/dev/null | grep -v '/main\.rs$' || true)
+
+if [ "$violations" -gt 0 ]; then
+    echo "check-deps: $violations violation(s)"
+    exit 1
+fi
+echo "check-deps: dependency direction holds"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: system packages, a PostgreSQL on loopback,
+# formatting, lints, the dependency-direction check, then every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages"
+scripts/install-deps.sh
+
+step "PostgreSQL on loopback"
+CALLBRIDGE_TEST_POSTGRES_URL="$(scripts/start-postgres.sh)"
+export CALLBRIDGE_TEST_POSTGRES_URL
+echo "$CALLBRIDGE_TEST_POSTGRES_URL"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "dependency direction"
+scripts/check-deps.sh
+
+step "cargo test"
+cargo test --workspace --locked
