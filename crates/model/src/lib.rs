@@ -17,6 +17,7 @@ pub mod ids;
 pub mod media;
 pub mod presence;
 pub mod schema;
+mod text_serde;
 pub mod user;
 
 pub use call::{Call, CallState, Cdr, Direction, Leg, LegState, TerminationCause};

@@ -1,13 +1,13 @@
 //! SDP carried between adapters, the engine and the media core, opaque to everyone but the
 //! media core.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ParseError;
+use crate::text_serde::text_serde;
 
 /// An SDP session description: text that starts with `v=0`, at most 64 KiB.
 ///
@@ -47,28 +47,7 @@ impl fmt::Debug for Sdp {
     }
 }
 
-impl Serialize for Sdp {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Sdp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = Cow::<'de, str>::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-impl JsonSchema for Sdp {
-    fn schema_name() -> Cow<'static, str> {
-        "Sdp".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "pattern": "^v=0\\r?\\n", "maxLength": 65536 })
-    }
-}
+text_serde!(Sdp, Sdp::parse, as_str, { "type": "string", "pattern": "^v=0\\r?\\n", "maxLength": 65536 });
 
 /// How a leg carries media, which decides how its SDP is produced and answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

@@ -1,14 +1,14 @@
 //! Presence in one shape for both platforms, with what it takes to mirror it safely: who set
 //! it, and the fingerprint that marks callbridge's own writes so echoes are never mirrored back.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ParseError;
+use crate::text_serde::text_serde;
 use crate::user::Platform;
 
 /// How available a person is, in Graph's vocabulary (Slack states map onto it).
@@ -124,37 +124,12 @@ impl OwnershipFingerprint {
     }
 }
 
-/// Implements string serde and a JSON Schema for a checked-text type with a `parse` function.
-macro_rules! checked_text_serde {
-    ($name:ident, $schema:tt) => {
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = Cow::<'de, str>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                stringify!($name).into()
-            }
-
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                json_schema!($schema)
-            }
-        }
-    };
-}
-
-checked_text_serde!(Activity, { "type": "string", "pattern": "^[A-Za-z]{1,64}$" });
-checked_text_serde!(StatusText, { "type": "string", "maxLength": 100 });
-checked_text_serde!(OwnershipFingerprint, { "type": "string", "pattern": "^cb1:[0-9a-f]{8,64}$" });
+text_serde!(Activity, Activity::parse, as_str, { "type": "string", "pattern": "^[A-Za-z]{1,64}$" });
+text_serde!(StatusText, StatusText::parse, as_str, { "type": "string", "maxLength": 100 });
+text_serde!(OwnershipFingerprint, OwnershipFingerprint::parse, as_str, {
+    "type": "string",
+    "pattern": "^cb1:[0-9a-f]{8,64}$"
+});
 
 /// Who set a presence value; decides whether callbridge may overwrite it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
