@@ -9,6 +9,7 @@ use callbridge::http::{EdgeLimits, app};
 use callbridge::state::AppState;
 use callbridge_model::TenantId;
 use callbridge_store::{KeyId, Keyring, SecretKey, SecretString, SqlStore};
+use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -43,6 +44,10 @@ impl Harness {
             .oneshot(request)
             .await
             .unwrap();
+        Self::split(response).await
+    }
+
+    async fn split(response: axum::response::Response) -> (StatusCode, HeaderMap, Vec<u8>) {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response
@@ -264,4 +269,33 @@ async fn store_failures_answer_503_without_internals() {
         assert!(!text.contains(leak), "response leaks {leak:?}: {text}");
     }
     assert!(text.contains("temporarily unavailable"));
+}
+
+#[tokio::test]
+async fn a_body_that_never_ends_is_answered_408() {
+    let h = harness().await;
+    let limits = EdgeLimits {
+        request_timeout: Duration::from_secs(1),
+        max_body_bytes: 4096,
+    };
+    let first = futures::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"slack_team\""))
+    });
+    let stalled = first.chain(futures::stream::pending());
+    let request = Request::post("/api/v1/links")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stalled))
+        .unwrap();
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        app(h.state.clone(), limits).oneshot(request),
+    )
+    .await
+    .expect("the edge must answer before the client gives up")
+    .unwrap();
+    let (status, _, body) = Harness::split(response).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "request_timeout");
 }
