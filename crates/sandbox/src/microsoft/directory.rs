@@ -56,4 +56,9 @@ impl Directory {
             .iter()
             .find(|u| u.id.eq_ignore_ascii_case(user_id))
     }
+
+    /// Every user of every tenant.
+    pub(crate) fn all_users(&self) -> impl Iterator<Item = &UserSeed> {
+        self.seed.tenants.iter().flat_map(|t| t.users.iter())
+    }
 }

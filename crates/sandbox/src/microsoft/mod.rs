@@ -15,16 +15,23 @@ mod entra;
 mod error;
 mod graph;
 mod jwt;
+pub mod phone;
 mod seed;
 mod server;
+mod sip;
 mod state;
+mod telephony;
 
 use axum::Router;
 
 pub use error::SandboxError;
 pub use graph::{DeliveryOutcome, DeliveryRecord, PresenceState};
+pub use phone::behaviour::{Answer, CallDirection, CallRecord, PhoneBehaviour};
+pub use phone::codec::Codec;
+pub use phone::media::{AudioSource, MediaHandle, MediaReport};
 pub use seed::{AppSeed, MicrosoftSeed, TenantSeed, UserSeed};
 pub use server::{MicrosoftConfig, MicrosoftSandbox, RunningMicrosoftSandbox, serve_standalone};
+pub use sip::SipProxyAddrs;
 pub use state::{MicrosoftState, Tunables};
 
 use crate::control::{apply_faults, control_router};

@@ -1,13 +1,14 @@
 //! Binding and running the sandbox: one HTTP port for Entra, Graph and the control API.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::state::{MicrosoftState, Tunables};
+use super::sip::{PROXIES, start_proxy};
+use super::state::{MicrosoftState, Tunables, lock};
 use super::{MicrosoftSeed, SandboxError, router};
 use crate::control::{Faults, SandboxClock};
 
@@ -23,6 +24,8 @@ pub struct MicrosoftConfig {
     pub http_addr: SocketAddr,
     /// Shortened documented delays, for tests.
     pub tunables: Tunables,
+    /// Address the SIP proxies (`sip`, `sip2`, `sip3`) bind on; `None` starts none.
+    pub sip_ip: Option<IpAddr>,
 }
 
 impl MicrosoftConfig {
@@ -32,6 +35,7 @@ impl MicrosoftConfig {
             seed,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tunables: Tunables::default(),
+            sip_ip: Some(IpAddr::from([127, 0, 0, 1])),
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct RunningMicrosoftSandbox {
     http_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Socket loops that only end when aborted.
+    sip_tasks: Vec<JoinHandle<()>>,
 }
 
 impl MicrosoftSandbox {
@@ -62,6 +68,14 @@ impl MicrosoftSandbox {
         )?;
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
+        let mut sip_tasks = Vec::new();
+        if let Some(ip) = config.sip_ip {
+            for (name, fqdn) in PROXIES {
+                let (proxy, addrs, proxy_tasks) = start_proxy(&state, name, fqdn, ip).await?;
+                lock(&state.inner.telephony).proxies.push((proxy, addrs));
+                sip_tasks.extend(proxy_tasks);
+            }
+        }
         let app = router(state.clone());
         let mut http_stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
@@ -91,6 +105,7 @@ impl MicrosoftSandbox {
             http_addr,
             stop,
             tasks,
+            sip_tasks,
         })
     }
 }
@@ -120,6 +135,14 @@ impl RunningMicrosoftSandbox {
     /// Stops every listener and background task.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        for task in &self.sip_tasks {
+            task.abort();
+        }
+        for call in self.state.calls() {
+            if let Some(media) = call.media {
+                media.stop();
+            }
+        }
         for task in self.tasks {
             let _ = task.await;
         }

@@ -9,6 +9,7 @@ use super::graph::presence_model::PresenceBook;
 use super::graph::subscriptions::SubscriptionBook;
 use super::graph::throttle::Throttle;
 use super::jwt::SigningKey;
+use super::telephony::TelephonyBook;
 use super::{MicrosoftSeed, SandboxError};
 use crate::control::{Faults, SandboxClock};
 
@@ -58,6 +59,7 @@ pub(crate) struct Inner {
     pub(crate) presence: Mutex<PresenceBook>,
     pub(crate) subscriptions: Mutex<SubscriptionBook>,
     pub(crate) throttle: Mutex<Throttle>,
+    pub(crate) telephony: Mutex<TelephonyBook>,
 }
 
 impl MicrosoftState {
@@ -92,6 +94,7 @@ impl MicrosoftState {
                 presence: Mutex::new(presence),
                 subscriptions: Mutex::new(SubscriptionBook::default()),
                 throttle: Mutex::new(Throttle::default()),
+                telephony: Mutex::new(TelephonyBook::default()),
             }),
         })
     }
