@@ -771,7 +771,9 @@ impl SipProxy {
         self.state
             .update_call(call_id, |c| c.state = "ended".to_owned());
         let cseq = dialog.local_cseq;
-        self.transact(dialog.peer, bye, cseq).await;
+        // The BYE's transaction completes on its own; the caller does not wait for the 200.
+        let proxy = self.clone();
+        tokio::spawn(async move { proxy.transact(dialog.peer, bye, cseq).await });
     }
 
     /// The Teams user holds the call: re-INVITE with `a=inactive` (§1.4).
@@ -817,12 +819,15 @@ impl SipProxy {
         self.state
             .update_call(call_id, |c| c.state = "held".to_owned());
         let cseq = dialog.local_cseq;
-        let responses = self.transact(dialog.peer, reinvite.clone(), cseq).await;
-        if responses.iter().any(|r| r.status() == Some(200)) {
-            let mut ack = self.in_dialog_request(&mut dialog, "ACK");
-            ack.set_header("CSeq", format!("{cseq} ACK"));
-            self.sender.send(dialog.peer, &ack).await;
-        }
+        let proxy = self.clone();
+        tokio::spawn(async move {
+            let responses = proxy.transact(dialog.peer, reinvite, cseq).await;
+            if responses.iter().any(|r| r.status() == Some(200)) {
+                let mut ack = proxy.in_dialog_request(&mut dialog, "ACK");
+                ack.set_header("CSeq", format!("{cseq} ACK"));
+                proxy.sender.send(dialog.peer, &ack).await;
+            }
+        });
     }
 
     fn handle_ack(&self, request: &SipMessage) {
