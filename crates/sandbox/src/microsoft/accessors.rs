@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::SandboxError;
+use super::bot::{self, BotMessage, BotReply};
 use super::graph::notify;
 use super::graph::{DeliveryRecord, PresenceState};
 use super::state::{MicrosoftState, lock};
@@ -109,5 +110,40 @@ impl MicrosoftState {
         let mut book = lock(&self.inner.entra);
         book.consent_revoked.insert(client_id.to_owned());
         book.admin_consents.retain(|(_, c)| c != client_id);
+    }
+
+    /// Where the bot app `client_id` receives activities (its messaging endpoint).
+    pub fn set_messaging_endpoint(&self, client_id: &str, url: &str) {
+        lock(&self.inner.bot)
+            .endpoints
+            .insert(client_id.to_owned(), url.to_owned());
+    }
+
+    /// `user` sends `text` (e.g. `call @bob`) to the bot in their personal chat; returns the
+    /// bot's HTTP answer.
+    pub async fn message_bot(&self, user: &str, text: &str) -> Result<BotReply, SandboxError> {
+        bot::send_message(self, user, text).await
+    }
+
+    /// `user` presses an Adaptive Card `Action.Execute` button; returns the bot's answer, which
+    /// carries the replacement card.
+    pub async fn press_card_action(
+        &self,
+        user: &str,
+        verb: &str,
+        data: serde_json::Value,
+    ) -> Result<BotReply, SandboxError> {
+        bot::card_action(self, user, verb, data).await
+    }
+
+    /// What the bot posted to `user` (oldest first, deleted ones included and marked).
+    pub fn bot_messages(&self, user: &str) -> Result<Vec<BotMessage>, SandboxError> {
+        let id = self.user_id(user)?;
+        Ok(lock(&self.inner.bot)
+            .messages
+            .iter()
+            .filter(|m| m.user_id == id)
+            .cloned()
+            .collect())
     }
 }

@@ -9,6 +9,7 @@
 //! `oneshot` tests over a [`MicrosoftState`], and [`serve_standalone`] for the CLI.
 
 mod accessors;
+mod bot;
 mod control;
 mod directory;
 mod entra;
@@ -24,6 +25,8 @@ mod telephony;
 
 use axum::Router;
 
+pub use accessors::ShownPresence;
+pub use bot::{BotMessage, BotReply};
 pub use error::SandboxError;
 pub use graph::{DeliveryOutcome, DeliveryRecord, PresenceState};
 pub use phone::behaviour::{Answer, CallDirection, CallRecord, PhoneBehaviour};
@@ -43,6 +46,7 @@ pub fn router(state: MicrosoftState) -> Router {
     Router::new()
         .merge(entra::routes())
         .merge(graph::routes())
+        .merge(bot::routes())
         .merge(control::routes())
         .with_state(state)
         .merge(control_router(clock, faults.clone()))

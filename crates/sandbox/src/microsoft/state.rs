@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::bot::BotBook;
 use super::directory::Directory;
 use super::entra::EntraBook;
 use super::graph::presence_model::PresenceBook;
@@ -52,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) tunables: Tunables,
     /// Signs Entra tokens (Graph and Bot Connector access tokens, id tokens, validationTokens).
     pub(crate) entra_key: SigningKey,
+    /// Signs Bot Connector → bot activities (a separate issuer with its own JWKS, §5.2).
+    pub(crate) bot_key: SigningKey,
     /// Where this sandbox is reachable, for URLs it hands out (`jwks_uri`, `serviceUrl`).
     pub(crate) base_url: String,
     pub(crate) http: reqwest::Client,
@@ -60,6 +63,7 @@ pub(crate) struct Inner {
     pub(crate) subscriptions: Mutex<SubscriptionBook>,
     pub(crate) throttle: Mutex<Throttle>,
     pub(crate) telephony: Mutex<TelephonyBook>,
+    pub(crate) bot: Mutex<BotBook>,
 }
 
 impl MicrosoftState {
@@ -77,6 +81,7 @@ impl MicrosoftState {
         let clock = SandboxClock::new();
         let presence = PresenceBook::from_seed(&seed, clock.now_utc());
         let entra = EntraBook::from_seed(&seed);
+        let bot = BotBook::from_seed(&seed);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -88,6 +93,7 @@ impl MicrosoftState {
                 faults: Faults::new(),
                 tunables,
                 entra_key: SigningKey::generate()?,
+                bot_key: SigningKey::generate()?,
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 http,
                 entra: Mutex::new(entra),
@@ -95,6 +101,7 @@ impl MicrosoftState {
                 subscriptions: Mutex::new(SubscriptionBook::default()),
                 throttle: Mutex::new(Throttle::default()),
                 telephony: Mutex::new(TelephonyBook::default()),
+                bot: Mutex::new(bot),
             }),
         })
     }
