@@ -282,3 +282,60 @@ async fn teams_user_dials_out_and_two_phones_exchange_srtp_g722_audio() {
     sbc.send(&reply).await;
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn sip_over_tls_with_the_sandbox_ca() {
+    use std::sync::Arc;
+
+    use tokio_rustls::TlsConnector;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+
+    let mut config = MicrosoftConfig::new(MicrosoftSeed::demo());
+    config.extra_tls_names = vec!["sip.pstnhub.test".to_owned()];
+    let sandbox = MicrosoftSandbox::start(config).await.unwrap();
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(sandbox.ca_certificate_pem().as_bytes()).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = TlsConnector::from(Arc::new(client));
+    let addr = sandbox.sip_addrs()[0].tls;
+    for name in ["sip.pstnhub.microsoft.com", "sip.pstnhub.test"] {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let server_name = ServerName::try_from(name.to_owned()).unwrap();
+        let mut tls = connector
+            .connect(server_name, tcp)
+            .await
+            .expect("the CA-signed certificate verifies");
+        let options = request(
+            "OPTIONS",
+            "sip:sip.pstnhub.microsoft.com",
+            "tls-1",
+            1,
+            "<sip:sip.pstnhub.microsoft.com>",
+            None,
+        )
+        .replace("SIP/2.0/TCP", "SIP/2.0/TLS")
+        .replace("transport=tcp", "transport=tls");
+        tls.write_all(options.as_bytes()).await.unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        let reply = String::from_utf8_lossy(&buffer[..read]).into_owned();
+        assert!(reply.starts_with("SIP/2.0 200 OK\r\n"), "{reply}");
+    }
+    // A name the certificate does not cover fails verification.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let wrong = ServerName::try_from("sbc.gateway.test".to_owned()).unwrap();
+    assert!(connector.connect(wrong, tcp).await.is_err());
+    sandbox.shutdown().await;
+}

@@ -35,6 +35,7 @@ pub use phone::media::{AudioSource, MediaHandle, MediaReport};
 pub use seed::{AppSeed, MicrosoftSeed, TenantSeed, UserSeed};
 pub use server::{MicrosoftConfig, MicrosoftSandbox, RunningMicrosoftSandbox, serve_standalone};
 pub use sip::SipProxyAddrs;
+pub use sip::tls::IssuedCertificate;
 pub use state::{MicrosoftState, Tunables};
 
 use crate::control::{apply_faults, control_router};

@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::sip::tls::{self, IssuedCertificate};
 use super::sip::{PROXIES, start_proxy};
 use super::state::{MicrosoftState, Tunables, lock};
 use super::{MicrosoftSeed, SandboxError, router};
@@ -26,6 +27,8 @@ pub struct MicrosoftConfig {
     pub tunables: Tunables,
     /// Address the SIP proxies (`sip`, `sip2`, `sip3`) bind on; `None` starts none.
     pub sip_ip: Option<IpAddr>,
+    /// Names the proxies' TLS certificate covers besides the three pstnhub FQDNs.
+    pub extra_tls_names: Vec<String>,
 }
 
 impl MicrosoftConfig {
@@ -36,6 +39,7 @@ impl MicrosoftConfig {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tunables: Tunables::default(),
             sip_ip: Some(IpAddr::from([127, 0, 0, 1])),
+            extra_tls_names: Vec::new(),
         }
     }
 }
@@ -70,8 +74,13 @@ impl MicrosoftSandbox {
         let mut tasks = Vec::new();
         let mut sip_tasks = Vec::new();
         if let Some(ip) = config.sip_ip {
+            let mut names: Vec<String> =
+                PROXIES.iter().map(|(_, fqdn)| (*fqdn).to_owned()).collect();
+            names.extend(config.extra_tls_names.iter().cloned());
+            let acceptor = tls::acceptor(&state.inner.ca.issue(&names)?)?;
             for (name, fqdn) in PROXIES {
-                let (proxy, addrs, proxy_tasks) = start_proxy(&state, name, fqdn, ip).await?;
+                let (proxy, addrs, proxy_tasks) =
+                    start_proxy(&state, name, fqdn, ip, acceptor.clone()).await?;
                 lock(&state.inner.telephony).proxies.push((proxy, addrs));
                 sip_tasks.extend(proxy_tasks);
             }
@@ -115,6 +124,17 @@ impl RunningMicrosoftSandbox {
     /// `/_sandbox/…`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.http_addr)
+    }
+
+    /// The sandbox CA (PEM) that signs the proxies' TLS certificate; trust it in the SBC.
+    pub fn ca_certificate_pem(&self) -> String {
+        self.state.inner.ca.pem().to_owned()
+    }
+
+    /// A certificate for `names` signed by the sandbox CA (e.g. the SBC's own FQDN), with
+    /// server and client authentication.
+    pub fn issue_certificate(&self, names: &[String]) -> Result<IssuedCertificate, SandboxError> {
+        self.state.inner.ca.issue(names)
     }
 
     /// The shared state, with every accessor for tests.

@@ -10,6 +10,7 @@ use super::graph::presence_model::PresenceBook;
 use super::graph::subscriptions::SubscriptionBook;
 use super::graph::throttle::Throttle;
 use super::jwt::SigningKey;
+use super::sip::tls::SandboxCa;
 use super::telephony::TelephonyBook;
 use super::{MicrosoftSeed, SandboxError};
 use crate::control::{Faults, SandboxClock};
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) entra_key: SigningKey,
     /// Signs Bot Connector → bot activities (a separate issuer with its own JWKS, §5.2).
     pub(crate) bot_key: SigningKey,
+    /// Signs the SIP proxies' TLS certificates.
+    pub(crate) ca: SandboxCa,
     /// Where this sandbox is reachable, for URLs it hands out (`jwks_uri`, `serviceUrl`).
     pub(crate) base_url: String,
     pub(crate) http: reqwest::Client,
@@ -94,6 +97,7 @@ impl MicrosoftState {
                 tunables,
                 entra_key: SigningKey::generate()?,
                 bot_key: SigningKey::generate()?,
+                ca: SandboxCa::generate()?,
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 http,
                 entra: Mutex::new(entra),

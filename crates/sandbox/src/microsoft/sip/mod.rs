@@ -1,10 +1,11 @@
 //! The Teams Direct Routing SIP proxies (reference `sip-direct-routing.md` Part 1): three
 //! instances standing for `sip`, `sip2` and `sip3.pstnhub.microsoft.com`, each on its own
-//! loopback ports over UDP and TCP.
+//! loopback ports over UDP, TCP and TLS.
 
 pub(crate) mod message;
 pub(crate) mod proxy;
 pub(crate) mod sdp;
+pub(crate) mod tls;
 pub(crate) mod transport;
 
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,7 @@ use serde::Serialize;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use self::proxy::SipProxy;
 use self::transport::{Peer, Sender, Transport};
@@ -38,6 +40,8 @@ pub struct SipProxyAddrs {
     pub udp: SocketAddr,
     /// SIP over TCP.
     pub tcp: SocketAddr,
+    /// SIP over TLS (certificate from the sandbox CA).
+    pub tls: SocketAddr,
 }
 
 /// Binds and starts one proxy; returns it, its addresses and its tasks.
@@ -46,14 +50,17 @@ pub(crate) async fn start_proxy(
     name: &str,
     fqdn: &str,
     ip: IpAddr,
+    acceptor: TlsAcceptor,
 ) -> Result<(SipProxy, SipProxyAddrs, Vec<JoinHandle<()>>), SandboxError> {
     let udp = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
     let tcp = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+    let tls = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
     let addrs = SipProxyAddrs {
         name: name.to_owned(),
         fqdn: fqdn.to_owned(),
         udp: udp.local_addr()?,
         tcp: tcp.local_addr()?,
+        tls: tls.local_addr()?,
     };
     let sender = Sender::new(udp.clone());
     let proxy = SipProxy::new(name, fqdn, ip, sender.clone(), state.clone());
@@ -61,9 +68,28 @@ pub(crate) async fn start_proxy(
         let mut ports = crate::microsoft::state::lock(&proxy.ports);
         ports.insert("udp", addrs.udp.port());
         ports.insert("tcp", addrs.tcp.port());
+        ports.insert("tls", addrs.tls.port());
     }
     let (deliver, mut incoming) = mpsc::unbounded_channel();
     let mut tasks = vec![tokio::spawn(transport::serve_udp(udp, deliver.clone()))];
+    let tls_sender = sender.clone();
+    let tls_deliver = deliver.clone();
+    tasks.push(tokio::spawn(async move {
+        while let Ok((stream, addr)) = tls.accept().await {
+            let peer = Peer {
+                transport: Transport::Tls,
+                addr,
+            };
+            let (acceptor, sender, deliver) =
+                (acceptor.clone(), tls_sender.clone(), tls_deliver.clone());
+            tokio::spawn(async move {
+                // A failed handshake (unknown CA, TLS 1.0/1.1) just closes the connection.
+                if let Ok(stream) = acceptor.accept(stream).await {
+                    transport::serve_stream(stream, peer, sender, deliver).await;
+                }
+            });
+        }
+    }));
     let tcp_sender = sender;
     let tcp_deliver = deliver;
     tasks.push(tokio::spawn(async move {

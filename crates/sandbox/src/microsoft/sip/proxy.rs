@@ -145,6 +145,7 @@ impl SipProxy {
         let key = match transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         };
         lock(&self.ports).get(key).copied().unwrap_or(5061)
     }

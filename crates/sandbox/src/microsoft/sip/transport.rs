@@ -20,6 +20,7 @@ const MAX_STREAM_BUFFER: usize = 64 * 1024;
 pub(crate) enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
@@ -27,6 +28,7 @@ impl Transport {
         match self {
             Self::Udp => "UDP",
             Self::Tcp => "TCP",
+            Self::Tls => "TLS",
         }
     }
 }
@@ -61,7 +63,7 @@ impl Sender {
                     tracing::debug!(%error, "sip udp send failed");
                 }
             }
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 let stream = lock(&self.streams).get(&peer).cloned();
                 match stream {
                     Some(stream) => {
