@@ -148,7 +148,15 @@ async fn teams_user_dials_out_and_two_phones_exchange_srtp_g722_audio() {
         .set_phone_behaviour("alice@contoso.test", tone(1000.0))
         .unwrap();
     sandbox
-        .set_phone_behaviour("bob@contoso.test", tone(440.0))
+        .set_phone_behaviour(
+            "bob@contoso.test",
+            // Bob's phone sends DTMF one second after answering and holds the call at 1.4 s.
+            PhoneBehaviour {
+                dtmf: Some("12#".to_owned()),
+                hold_after_secs: Some(1.4),
+                ..tone(440.0)
+            },
+        )
         .unwrap();
     let tcp = sandbox.sip_addrs()[0].tcp;
     let mut sbc = Sbc {
@@ -257,12 +265,19 @@ async fn teams_user_dials_out_and_two_phones_exchange_srtp_g722_audio() {
     let ack = sbc.expect("ACK").await;
     assert_eq!(ack.header("Call-ID"), outbound_call);
 
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Hold arrives as a re-INVITE with a=inactive (the only hold form Direct Routing uses).
+    let hold = sbc.expect("INVITE").await;
+    assert_eq!(hold.header("Call-ID"), bob_call);
+    assert!(hold.body.contains("a=inactive"), "{}", hold.body);
+    sbc.send(&hold.reply("200 OK", None, Some(&hold.body)))
+        .await;
+    sbc.expect("ACK").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let alice = sandbox.call(&outbound_call).unwrap();
     let bob = sandbox.call(bob_call).unwrap();
     assert_eq!(
         (alice.state.as_str(), bob.state.as_str()),
-        ("answered", "answered")
+        ("answered", "held")
     );
     let (heard_by_alice, heard_by_bob) =
         (alice.media.unwrap().report(), bob.media.unwrap().report());
@@ -273,6 +288,12 @@ async fn teams_user_dials_out_and_two_phones_exchange_srtp_g722_audio() {
     assert!((at_alice - 440.0).abs() <= 5.0, "Alice heard {at_alice} Hz");
     assert!(heard_by_bob.tone_snr_db(1000.0) > 20.0);
     assert_eq!(heard_by_alice.auth_failures + heard_by_bob.auth_failures, 0);
+    assert_eq!(heard_by_alice.dtmf_events, "12#");
+    // On hold Bob's phone stops sending: Alice's packet count stands still.
+    let alice_media = sandbox.call(&outbound_call).unwrap().media.unwrap();
+    let before = alice_media.report().packets_received;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(alice_media.report().packets_received, before);
 
     // Alice hangs up: BYE reaches the SBC on her dialog.
     sandbox.hang_up(&outbound_call).await.unwrap();

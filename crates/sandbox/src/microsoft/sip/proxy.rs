@@ -59,7 +59,9 @@ struct Dialog {
     events: watch::Sender<DialogEvents>,
     media: Option<MediaHandle>,
     media_addr: Option<SocketAddr>,
-    media_key: Vec<u8>,
+    /// Our SDES key and media address (for re-INVITE SDP).
+    local_key: Vec<u8>,
+    local_media: Option<SocketAddr>,
     suite: String,
     codec_pt: u8,
     held: bool,
@@ -503,7 +505,8 @@ impl SipProxy {
             events,
             media: None,
             media_addr: Some(offer.address),
-            media_key: crypto.key_salt.clone(),
+            local_key: port.key_salt.clone(),
+            local_media: port.local_addr().ok(),
             suite: crypto.suite.clone(),
             codec_pt: codec.payload_type(),
             held: false,
@@ -792,20 +795,22 @@ impl SipProxy {
                 dialog.peer.transport.via_name().to_ascii_lowercase()
             ),
         );
-        let local = SocketAddr::new(self.ip, 0);
+        let local = dialog
+            .local_media
+            .unwrap_or_else(|| SocketAddr::new(self.ip, 0));
         let codec = crate::microsoft::phone::codec::Codec::from_payload_type(dialog.codec_pt)
             .unwrap_or(crate::microsoft::phone::codec::Codec::Pcmu);
         let crypto = sdp::Crypto {
             tag: 1,
             suite: dialog.suite.clone(),
-            key_salt: dialog.media_key.clone(),
+            key_salt: dialog.local_key.clone(),
         };
         reinvite.push_header("Content-Type", "application/sdp");
         reinvite.body = sdp::answer(
             local,
             codec,
             &crypto,
-            &dialog.media_key,
+            &dialog.local_key,
             1,
             Direction::Inactive,
         )
@@ -919,7 +924,9 @@ impl SipProxy {
             suite: dialog.suite.clone(),
             key_salt: Vec::new(),
         });
-        let local = SocketAddr::new(self.ip, 0);
+        let local = dialog
+            .local_media
+            .unwrap_or_else(|| SocketAddr::new(self.ip, 0));
         let direction = if held {
             Direction::Inactive
         } else {
@@ -936,7 +943,7 @@ impl SipProxy {
             ),
         );
         ok.push_header("Content-Type", "application/sdp");
-        ok.body = sdp::answer(local, codec, &crypto, &dialog.media_key, 1, direction).into_bytes();
+        ok.body = sdp::answer(local, codec, &crypto, &dialog.local_key, 1, direction).into_bytes();
         self.reply(peer, &request, ok).await;
     }
 
@@ -1090,6 +1097,7 @@ impl SipProxy {
                 .update_call(&call_id, |c| c.state = "failed_bad_answer".to_owned());
             return;
         };
+        let (local_key, local_media) = (port.key_salt.clone(), port.local_addr().ok());
         let media = port.start(
             answer.address,
             codec,
@@ -1115,7 +1123,8 @@ impl SipProxy {
             events,
             media: Some(media.clone()),
             media_addr: Some(answer.address),
-            media_key: crypto.key_salt.clone(),
+            local_key,
+            local_media,
             suite: crypto.suite.clone(),
             codec_pt: codec.payload_type(),
             held: false,
