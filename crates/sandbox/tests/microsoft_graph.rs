@@ -380,3 +380,47 @@ async fn injected_faults_hit_graph_routes() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn malformed_bodies_get_graph_errors_not_panics() {
+    let graph = Graph::new().await;
+    let bodies = [
+        "",
+        "{",
+        "null",
+        "[]",
+        "\"text\"",
+        "{\"ids\": \"nope\"}",
+        "{\"ids\": [1, 2]}",
+        "{\"statusMessage\": 3}",
+    ];
+    let routes = [
+        "/v1.0/communications/getPresencesByUserId".to_owned(),
+        format!("/v1.0/users/{ALICE}/presence/setPresence"),
+        format!("/v1.0/users/{ALICE}/presence/clearPresence"),
+        format!("/v1.0/users/{ALICE}/presence/setUserPreferredPresence"),
+        format!("/v1.0/users/{ALICE}/presence/setStatusMessage"),
+        format!("/v1.0/users/{ALICE}/presence/noSuchAction"),
+        "/v1.0/users/not-a-guid/presence/setPresence".to_owned(),
+    ];
+    for route in &routes {
+        for body in bodies {
+            let request = Request::post(route.as_str())
+                .header("authorization", format!("Bearer {}", graph.token))
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap();
+            let (status, json, _) = send(&graph.app, request).await;
+            assert!(status.is_client_error(), "{route} {body}: {status}");
+            assert!(json["error"]["code"].is_string(), "{route} {body}: {json}");
+        }
+    }
+    // Entra's token endpoint answers garbage with AADSTS JSON.
+    let request = Request::post(format!("/{TENANT}/oauth2/v2.0/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(vec![0xff, 0xfe, b'=', b'&', b'%']))
+        .unwrap();
+    let (status, json, _) = send(&graph.app, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json["error_codes"].is_array());
+}

@@ -218,6 +218,7 @@ async fn sipp_call_with_two_ringing_devices_hold_and_bye() {
             ALICE,
             PhoneBehaviour {
                 ringing_devices: 2,
+                early_media: true,
                 answer: Answer::AfterSecs { secs: 0.3 },
                 ..PhoneBehaviour::default()
             },
@@ -226,7 +227,7 @@ async fn sipp_call_with_two_ringing_devices_hold_and_bye() {
     let steps = vec![
         good_options(),
         invite(ALICE_NUMBER, Some(&offer_sdp("RTP/SAVP", "sendrecv")), 2),
-        r#"<recv response="100" optional="true"/><recv response="180"/><recv response="180"/>"#.to_owned(),
+        r#"<recv response="100" optional="true"/><recv response="180"/><recv response="180"/><recv response="183"><action><ereg regexp="RTP/SAVP" search_in="body" check_it="true" assign_to="m"/></action></recv>"#.to_owned(),
         r#"<recv response="200" rrs="true"><action><ereg regexp="a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" search_in="body" check_it="true" assign_to="c"/><ereg regexp="m=audio [0-9]+ RTP/SAVP 9 " search_in="body" check_it="true" assign_to="m"/></action></recv>"#.to_owned(),
         in_dialog("ACK", 2, None),
         r#"<pause milliseconds="300"/>"#.to_owned(),
@@ -347,5 +348,52 @@ async fn sipp_fails_over_from_a_503_proxy() {
     run_sipp(scenario("sip2 call", &steps), udp_of(&sandbox, "sip2")).await;
     assert_eq!(sandbox.calls().pop().unwrap().proxy, "sip2");
     tokio::time::sleep(Duration::from_millis(10)).await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn garbage_never_takes_a_proxy_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let sandbox = sandbox().await;
+    let addrs = sandbox.sip_addrs()[0].clone();
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut junk: Vec<Vec<u8>> = vec![
+        b"\r\n\r\n".to_vec(),
+        b"INVITE sip:x SIP/2.0\r\nVia: a\r\nFrom: a\r\nTo: a\r\nCall-ID: a\r\nCSeq: 1 INVITE\r\nContent-Length: 99999\r\n\r\n".to_vec(),
+        b"INVITE sip:x SIP/2.0\r\nVia: a\r\nFrom: a\r\nTo: a\r\nCall-ID: a\r\nCSeq: 1 INVITE\r\nContact: <sip:sbc.test>\r\nContent-Type: application/sdp\r\nContent-Length: 9\r\n\r\nm=audio x".to_vec(),
+        b"BYE sip:x SIP/2.0\r\nVia: a\r\nFrom: a\r\nTo: a;tag=1\r\nCall-ID: nope\r\nCSeq: 2 BYE\r\n\r\n".to_vec(),
+        b"SIP/2.0 200 OK\r\nVia: a\r\nFrom: a\r\nTo: a\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n".to_vec(),
+    ];
+    junk.extend((0..200).map(|_| {
+        (0..rand::random_range(1..600))
+            .map(|_| rand::random::<u8>())
+            .collect()
+    }));
+    for datagram in &junk {
+        socket.send_to(datagram, addrs.udp).await.unwrap();
+    }
+    let mut tcp = tokio::net::TcpStream::connect(addrs.tcp).await.unwrap();
+    let _ = tcp.write_all(&[0xff; 70_000]).await;
+    let options = "OPTIONS sip:sip.pstnhub.microsoft.com SIP/2.0\r\nVia: SIP/2.0/UDP sbc.gateway.test:5060;branch=z9hG4bKok\r\n\
+From: <sip:sbc.gateway.test>;tag=1\r\nTo: <sip:sip.pstnhub.microsoft.com>\r\nCall-ID: alive\r\nCSeq: 1 OPTIONS\r\n\
+Contact: <sip:sbc.gateway.test:5060;transport=udp>\r\nContent-Length: 0\r\n\r\n";
+    socket.send_to(options.as_bytes(), addrs.udp).await.unwrap();
+    let mut buffer = vec![0u8; 4096];
+    loop {
+        let (read, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&buffer[..read]).into_owned();
+        if text.contains("Call-ID: alive") {
+            assert!(text.starts_with("SIP/2.0 200 OK"), "{text}");
+            break;
+        }
+    }
+    // The stream that sent junk was closed rather than answered.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok());
     sandbox.shutdown().await;
 }

@@ -214,3 +214,22 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    #[test]
+    fn shipped_fixture_loads() {
+        let text = include_str!("../../fixtures/microsoft-demo.toml");
+        let seed = MicrosoftSeed::from_toml_str(text).unwrap();
+        let users = &seed.tenants[0].users;
+        assert_eq!(users.len(), 3);
+        assert_eq!(
+            (users[1].availability.as_str(), users[1].activity.as_str()),
+            ("Busy", "InAMeeting")
+        );
+        assert_eq!(users[2].given_name, None);
+        assert!(MicrosoftSeed::from_toml_str("tenants = 3").is_err());
+    }
+}

@@ -322,6 +322,7 @@ fn set_status(
 ) -> Result<(), GraphError> {
     let status = body
         .get("statusMessage")
+        .filter(|v| v.is_object())
         .ok_or_else(|| GraphError::bad_request("The 'statusMessage' parameter is required."))?;
     let content = status
         .pointer("/message/content")

@@ -156,6 +156,94 @@ pub fn dtmf_tone(digit: char, sample_rate: u32, count: usize) -> Option<Vec<i16>
     )
 }
 
+/// A deterministic two-second speech-like signal: a voiced source (120 Hz harmonics) shaped by
+/// moving vowel formants and cut into syllables. Generated, so no recording is shipped, and
+/// the same on both ends, so a receiver can compare against what was sent.
+pub fn speech_fixture(sample_rate: u32) -> Vec<i16> {
+    let rate = f64::from(sample_rate);
+    let count = sample_rate as usize * 2;
+    // (F1, F2) of /a/, /i/, /u/, /e/, /o/ in Hz.
+    let vowels = [
+        (730.0, 1090.0),
+        (270.0, 2290.0),
+        (300.0, 870.0),
+        (530.0, 1840.0),
+        (570.0, 840.0),
+    ];
+    (0..count)
+        .map(|i| {
+            let t = i as f64 / rate;
+            let syllable = (t / 0.25) as usize;
+            let (f1, f2) = vowels[syllable % vowels.len()];
+            let phase_in_syllable = (t % 0.25) / 0.25;
+            // Syllable envelope with a short pause between syllables.
+            let envelope = if phase_in_syllable < 0.85 {
+                (PI * phase_in_syllable / 0.85).sin()
+            } else {
+                0.0
+            };
+            let pitch = 120.0 + 15.0 * (2.0 * PI * 0.7 * t).sin();
+            let mut value = 0.0;
+            let mut harmonic = pitch;
+            while harmonic < rate / 2.0 - 200.0 && harmonic < 3400.0 {
+                let gain = 1.0 / (1.0 + ((harmonic - f1) / 90.0).powi(2))
+                    + 0.5 / (1.0 + ((harmonic - f2) / 120.0).powi(2));
+                value += gain * (2.0 * PI * harmonic * t).sin();
+                harmonic += pitch;
+            }
+            (value * envelope * 6000.0).clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+/// Aligns `received` against `sent` (the same signal, looped from its start): the delay in
+/// samples that maximises their correlation, and the SNR of `received` against the aligned,
+/// gain-matched `sent` signal. `None` when either is too short or silent.
+pub fn align(sent: &[i16], received: &[i16], max_lag: usize) -> Option<(usize, f64)> {
+    let window = sent.len().min(received.len().saturating_sub(max_lag));
+    if window < 256 || sent.is_empty() {
+        return None;
+    }
+    let sample = |s: i16| f64::from(s) / 32768.0;
+    let mut best = (0, f64::MIN);
+    for lag in 0..=max_lag {
+        let mut dot = 0.0;
+        let mut energy = 0.0;
+        for i in 0..window {
+            let r = sample(received[lag + i]);
+            dot += r * sample(sent[i % sent.len()]);
+            energy += r * r;
+        }
+        let score = if energy > 0.0 {
+            dot / energy.sqrt()
+        } else {
+            0.0
+        };
+        if score > best.1 {
+            best = (lag, score);
+        }
+    }
+    let lag = best.0;
+    let (mut dot, mut sent_energy) = (0.0, 0.0);
+    for i in 0..window {
+        let s = sample(sent[i % sent.len()]);
+        dot += s * sample(received[lag + i]);
+        sent_energy += s * s;
+    }
+    if sent_energy <= 0.0 {
+        return None;
+    }
+    let gain = dot / sent_energy;
+    let (mut signal, mut noise) = (0.0, 0.0);
+    for i in 0..window {
+        let expected = gain * sample(sent[i % sent.len()]);
+        let error = sample(received[lag + i]) - expected;
+        signal += expected * expected;
+        noise += error * error;
+    }
+    Some((lag, 10.0 * (signal / noise.max(1e-12)).log10()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +273,24 @@ mod tests {
             .collect();
         let snr = tone_snr_db(&noisy, 16_000, 1000.0);
         assert!(snr < 20.0 && snr > 5.0, "{snr}");
+    }
+
+    #[test]
+    fn alignment_recovers_delay_and_snr_of_speech() {
+        let sent = speech_fixture(8000);
+        let mut received = vec![0i16; 400];
+        received.extend(sent.iter().map(|&s| (f64::from(s) * 0.5) as i16));
+        let (lag, snr) = align(&sent, &received, 800).unwrap();
+        assert_eq!(lag, 400);
+        assert!(snr > 30.0, "{snr}");
+        let noisy: Vec<i16> = received
+            .iter()
+            .map(|&s| s.saturating_add(rand::random_range(-1500..1500)))
+            .collect();
+        let (lag, snr) = align(&sent, &noisy, 800).unwrap();
+        assert_eq!(lag, 400);
+        assert!(snr < 20.0 && snr > 3.0, "{snr}");
+        assert!(level_dbfs(&sent) > -30.0);
     }
 
     #[test]

@@ -42,8 +42,11 @@ pub struct PhoneBehaviour {
     pub hold_after_secs: Option<f64>,
     /// RFC 4733 digits sent one second after answering.
     pub dtmf: Option<String>,
-    /// The tone played into the call, in Hz (`None`: silence).
+    /// The tone played into the call, in Hz (`None`: silence, unless `speech`).
     pub tone_hz: Option<f64>,
+    /// Play the generated speech fixture ([`speech_fixture`](super::audio::speech_fixture))
+    /// instead of the tone.
+    pub speech: bool,
     /// Tone level in dBFS.
     pub tone_dbfs: f64,
     /// How long the proxy lets a phone ring before 480.
@@ -60,6 +63,7 @@ impl Default for PhoneBehaviour {
             hold_after_secs: None,
             dtmf: None,
             tone_hz: Some(1000.0),
+            speech: false,
             tone_dbfs: -12.0,
             ring_timeout_secs: 30.0,
         }
@@ -67,7 +71,12 @@ impl Default for PhoneBehaviour {
 }
 
 impl PhoneBehaviour {
-    pub(crate) fn audio(&self) -> AudioSource {
+    pub(crate) fn audio(&self, sample_rate: u32) -> AudioSource {
+        if self.speech {
+            return AudioSource::Samples(std::sync::Arc::new(super::audio::speech_fixture(
+                sample_rate,
+            )));
+        }
         match self.tone_hz {
             Some(frequency) => AudioSource::Tone {
                 frequency,

@@ -74,6 +74,15 @@ impl MediaReport {
         audio::tone_snr_db(&self.samples, self.sample_rate, frequency)
     }
 
+    /// Delay and SNR of the received audio against what the far end `sent` (e.g. the speech
+    /// fixture), searching delays up to `max_delay`.
+    pub fn compare_with(&self, sent: &[i16], max_delay: Duration) -> Option<(Duration, f64)> {
+        let max_lag = (max_delay.as_secs_f64() * f64::from(self.sample_rate)) as usize;
+        let (lag, snr) = audio::align(sent, &self.samples, max_lag)?;
+        let delay = Duration::from_secs_f64(lag as f64 / f64::from(self.sample_rate.max(1)));
+        Some((delay, snr))
+    }
+
     /// DTMF digits heard in the audio itself (in-band).
     pub fn inband_dtmf(&self) -> String {
         audio::detect_dtmf(&self.samples, self.sample_rate)
@@ -447,6 +456,34 @@ mod tests {
         assert!(at_b.level_dbfs() > -20.0);
         assert_eq!(at_a.dtmf_events, "42#");
         assert_eq!((at_a.auth_failures, at_b.packets_lost), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn speech_fixture_arrives_with_low_delay_and_good_snr() {
+        let ip = "127.0.0.1".parse().unwrap();
+        let a = MediaPort::bind(ip).await.unwrap();
+        let b = MediaPort::bind(ip).await.unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let (a_key, b_key) = (a.key_salt.clone(), b.key_salt.clone());
+        let suite = "AES_CM_128_HMAC_SHA1_80";
+        let speech = Arc::new(audio::speech_fixture(16_000));
+        let a = a.start(
+            b_addr,
+            Codec::G722,
+            suite,
+            b_key,
+            AudioSource::Samples(speech.clone()),
+        );
+        let b = b.start(a_addr, Codec::G722, suite, a_key, AudioSource::Silence);
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        a.stop();
+        b.stop();
+        let (delay, snr) = b
+            .report()
+            .compare_with(&speech, Duration::from_millis(20))
+            .unwrap();
+        assert!(delay < Duration::from_millis(5), "{delay:?}");
+        assert!(snr > 10.0, "{snr}");
     }
 
     #[tokio::test]

@@ -677,7 +677,7 @@ impl SipProxy {
             codec,
             &crypto.suite,
             crypto.key_salt.clone(),
-            behaviour.audio(),
+            behaviour.audio(codec.sample_rate()),
         );
         if let Some(dialog) = lock(&self.book).dialogs.get_mut(&call_id) {
             dialog.media = Some(media.clone());
@@ -1103,7 +1103,7 @@ impl SipProxy {
             codec,
             &crypto.suite,
             crypto.key_salt.clone(),
-            behaviour.audio(),
+            behaviour.audio(codec.sample_rate()),
         );
         let (events, events_rx) = watch::channel(DialogEvents {
             acked: true,
