@@ -481,7 +481,21 @@ async fn failed_deliveries_are_retried_and_lifecycle_pauses_delivery() {
         .await
         .unwrap();
     assert_eq!(renewed["id"], id.as_str());
-    sandbox.clock().advance(Duration::from_secs(60 * 60));
+    // Five minutes before expiry the subscription is warned with reauthorizationRequired.
+    let lifecycle_count = |receiver: &Receiver| {
+        receiver
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(path, _)| path == "/lifecycle")
+            .count()
+    };
+    assert_eq!(lifecycle_count(&receiver), 1);
+    sandbox.clock().advance(Duration::from_secs(55 * 60));
+    sandbox.tick();
+    eventually(|| (lifecycle_count(&receiver) == 2).then_some(())).await;
+    sandbox.clock().advance(Duration::from_secs(5 * 60));
     let gone = http()
         .get(format!("{}/v1.0/subscriptions/{id}", sandbox.base_url()))
         .bearer_auth(delegated_token(&sandbox).await)
