@@ -397,3 +397,63 @@ Contact: <sip:sbc.gateway.test:5060;transport=udp>\r\nContent-Length: 0\r\n\r\n"
     assert!(closed.is_ok());
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_meets_phones_that_hang_up_decline_and_refuse() {
+    let sandbox = sandbox().await;
+    let answer_then_hang_up = PhoneBehaviour {
+        answer: Answer::AfterSecs { secs: 0.1 },
+        hang_up_after_secs: Some(0.5),
+        ..PhoneBehaviour::default()
+    };
+    sandbox
+        .set_phone_behaviour(ALICE, answer_then_hang_up)
+        .unwrap();
+    let decline = PhoneBehaviour {
+        answer: Answer::Decline { secs: 0.2 },
+        ..PhoneBehaviour::default()
+    };
+    sandbox
+        .set_phone_behaviour("bob@contoso.test", decline)
+        .unwrap();
+    let dnd = PhoneBehaviour {
+        answer: Answer::DoNotDisturb,
+        ..PhoneBehaviour::default()
+    };
+    sandbox
+        .set_phone_behaviour("carol@contoso.test", dnd)
+        .unwrap();
+    let answer_bye = r#"<recv request="BYE"/><send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"#;
+    let steps = vec![
+        good_options(),
+        invite(ALICE_NUMBER, Some(&offer_sdp("RTP/SAVP", "sendrecv")), 2),
+        r#"<recv response="100" optional="true"/><recv response="180"/><recv response="200" rrs="true"/>"#.to_owned(),
+        in_dialog("ACK", 2, None),
+        // Alice's phone hangs up half a second after answering.
+        answer_bye.to_owned(),
+        invite("+14255550102", Some(&offer_sdp("RTP/SAVP", "sendrecv")), 3),
+        r#"<recv response="100" optional="true"/><recv response="180"/><recv response="603"/>"#.to_owned(),
+        ack_failure("+14255550102", 3),
+        invite("+14255550103", Some(&offer_sdp("RTP/SAVP", "sendrecv")), 4),
+        r#"<recv response="100" optional="true"/><recv response="480"/>"#.to_owned(),
+        ack_failure("+14255550103", 4),
+    ];
+    run_sipp(
+        scenario("phone behaviours", &steps),
+        udp_of(&sandbox, "sip"),
+    )
+    .await;
+    let states: Vec<String> = sandbox.calls().into_iter().map(|c| c.state).collect();
+    assert_eq!(states, ["ended", "declined", "dnd"]);
+    sandbox.shutdown().await;
+}
