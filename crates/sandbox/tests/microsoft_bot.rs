@@ -225,6 +225,35 @@ async fn replies_need_a_connector_token_and_respect_rate_limits() {
     let messages = sandbox.bot_messages("alice@contoso.test").unwrap();
     assert_eq!(messages.len(), 7);
     assert_eq!(messages[0].activity["text"], "edited");
+    // A proactive message: create the personal conversation with Bob, then post into it.
+    let created = http
+        .post(format!("{service_url}v3/conversations"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"bot": {"id": format!("28:{CLIENT}")}, "isGroup": false,
+            "members": [{"id": "29:4a3b2c1d-6e5f-4a70-9b8c-1d0e2f3a4b5c"}],
+            "tenantId": "8a4e9b62-3c1d-4f5e-9a7b-2c6d8e0f1a3b"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let bob_conversation = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = http
+        .post(format!(
+            "{service_url}v3/conversations/{bob_conversation}/activities"
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"type": "message", "text": "Alice is calling you"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status().as_u16(), 201);
+    let to_bob = sandbox.bot_messages("bob@contoso.test").unwrap();
+    assert_eq!(to_bob[0].activity["text"], "Alice is calling you");
     let missing = http
         .post(format!("{service_url}v3/conversations/a:nope/activities"))
         .bearer_auth(&token)

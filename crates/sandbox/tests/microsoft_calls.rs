@@ -211,6 +211,7 @@ async fn teams_user_dials_out_and_two_phones_exchange_srtp_g722_audio() {
             .header("From")
             .starts_with("<sip:+14255550101@sip.pstnhub.microsoft.com;user=phone>")
     );
+    assert_eq!(invite.header("Session-Expires"), "1800");
     let sdp = &invite.body;
     assert!(
         sdp.contains("m=audio ") && sdp.contains(" RTP/SAVP 9 0 8 13 101"),

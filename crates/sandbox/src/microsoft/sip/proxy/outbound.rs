@@ -54,6 +54,9 @@ impl SipProxy {
         );
         invite.push_header("Allow", ALLOW);
         invite.push_header("Supported", "timer");
+        // Microsoft always offers a session timer on non-bypass calls; the SBC need not use it.
+        invite.push_header("Session-Expires", "1800");
+        invite.push_header("Min-SE", "90");
         invite.push_header("Content-Type", "application/sdp");
         invite.body = sdp::offer(
             local,
