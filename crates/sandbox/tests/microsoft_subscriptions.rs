@@ -44,6 +44,8 @@ struct Receiver {
     echo: Echo,
     /// Change-notification POSTs to fail with 500 before accepting.
     failures: Arc<Mutex<u32>>,
+    /// Every n-th change notification is answered slowly (0: never).
+    slow_every: Arc<Mutex<usize>>,
     received: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
@@ -67,6 +69,11 @@ async fn receive(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     }
+    let slow_every = *receiver.slow_every.lock().unwrap();
+    let count = receiver.received.lock().unwrap().len() + 1;
+    if slow_every > 0 && count % slow_every == 0 {
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     receiver
         .received
@@ -80,6 +87,7 @@ async fn start_receiver(echo: Echo) -> (String, Receiver) {
     let receiver = Receiver {
         echo,
         failures: Arc::new(Mutex::new(0)),
+        slow_every: Arc::new(Mutex::new(0)),
         received: Arc::new(Mutex::new(Vec::new())),
     };
     let app = Router::new()
@@ -557,5 +565,47 @@ async fn endpoints_that_stay_slow_are_dropped() {
         }
     );
     assert_eq!(receiver.received.lock().unwrap().len(), 100);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn endpoints_slow_one_time_in_eight_are_throttled_for_ten_minutes() {
+    // 12.5% slow replies (between the documented 10% and 15%): deliveries wait ten minutes.
+    let tunables = Tunables {
+        slow_publish: Duration::from_millis(60),
+        ..quick()
+    };
+    let sandbox = start_sandbox(tunables).await;
+    sandbox.clock().freeze();
+    let (receiver_url, receiver) = start_receiver(Echo::Decoded).await;
+    *receiver.slow_every.lock().unwrap() = 8;
+    let token = delegated_token(&sandbox).await;
+    let body = subscription_body(&sandbox, &receiver_url, None);
+    assert_eq!(create(&sandbox, &token, body).await.0, StatusCode::CREATED);
+    let states = [
+        PresenceState::new("Busy", "Busy"),
+        PresenceState::new("Away", "Away"),
+    ];
+    for round in 0..100 {
+        sandbox
+            .set_presence_in_client(ALICE, Some(states[round % 2].clone()))
+            .unwrap();
+        let expected = round + 1;
+        eventually(|| (receiver.received.lock().unwrap().len() == expected).then_some(())).await;
+    }
+    sandbox
+        .set_presence_in_client(
+            ALICE,
+            Some(PresenceState::new("DoNotDisturb", "DoNotDisturb")),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received.lock().unwrap().len(),
+        100,
+        "held back while throttled"
+    );
+    sandbox.clock().advance(Duration::from_secs(10 * 60));
+    eventually(|| (receiver.received.lock().unwrap().len() == 101).then_some(())).await;
     sandbox.shutdown().await;
 }
