@@ -243,11 +243,11 @@ fn subscription_body(
 }
 
 async fn eventually<T>(mut probe: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if let Some(found) = probe() {
             return found;
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     panic!("condition not met within 5 s");
 }
