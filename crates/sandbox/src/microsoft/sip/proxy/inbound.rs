@@ -353,7 +353,10 @@ impl SipProxy {
                 self.reply(peer, request, request.response(200, "OK")).await;
                 dialog.events.send_modify(|e| e.cancelled = true);
             }
-            _ => {
+            // The INVITE was already answered: the CANCEL is accepted but changes nothing
+            // (RFC 3261 §9.2).
+            Some(_) => self.reply(peer, request, request.response(200, "OK")).await,
+            None => {
                 self.reply(
                     peer,
                     request,
