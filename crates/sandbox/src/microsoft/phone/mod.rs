@@ -1,0 +1,6 @@
+//! Virtual Teams users' phones: behaviour when called, and real SRTP audio with analysis.
+
+pub mod audio;
+pub(crate) mod behaviour;
+pub(crate) mod codec;
+pub(crate) mod media;

@@ -1,0 +1,389 @@
+//! Calls from the SBC to Teams users: checks, ringing, answer, CANCEL, BYE (§1.4–§1.5).
+
+use super::*;
+
+impl SipProxy {
+    pub(super) async fn handle_invite(&self, peer: Peer, request: SipMessage) {
+        let call_id = request.call_id().to_owned();
+        let to_tagged = request.header("To").is_some_and(|t| t.contains(";tag="));
+        if to_tagged {
+            return self.handle_reinvite(peer, request).await;
+        }
+        if let Some(problem) = contact_problem(&request) {
+            return self
+                .reject(peer, &request, 403, "Forbidden", Some(problem))
+                .await;
+        }
+        let (known_sbc, unavailable) = {
+            let book = lock(&self.book);
+            (
+                book.sbc.is_some_and(|sbc| sbc.addr.ip() == peer.addr.ip()),
+                book.unavailable,
+            )
+        };
+        if let Some(retry_after) = unavailable {
+            let mut response = request.response(503, "Service Unavailable");
+            response.push_header("Retry-After", retry_after.to_string());
+            return self.reply(peer, &request, response).await;
+        }
+        if !known_sbc {
+            return self
+                .reject(
+                    peer,
+                    &request,
+                    403,
+                    "Forbidden",
+                    Some("no OPTIONS received from this SBC"),
+                )
+                .await;
+        }
+        if request.header("Replaces").is_some() {
+            return self
+                .reject(
+                    peer,
+                    &request,
+                    403,
+                    "Forbidden",
+                    Some("Replaces is not accepted"),
+                )
+                .await;
+        }
+        let uri = match &request.start {
+            StartLine::Request { uri, .. } => uri.clone(),
+            StartLine::Response { .. } => return,
+        };
+        let Some((scheme, user, _)) = uri_parts(&uri) else {
+            return self
+                .reject(peer, &request, 400, "Bad Request", Some("bad Request-URI"))
+                .await;
+        };
+        if scheme.eq_ignore_ascii_case("sips") {
+            return self
+                .reject(
+                    peer,
+                    &request,
+                    403,
+                    "Forbidden",
+                    Some("sips: URIs are not supported"),
+                )
+                .await;
+        }
+        let is_sdp = request
+            .header("Content-Type")
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/sdp"));
+        if request.body.is_empty() || !is_sdp {
+            return self
+                .reject(
+                    peer,
+                    &request,
+                    488,
+                    "Not Acceptable Here",
+                    Some("delayed offer is not supported"),
+                )
+                .await;
+        }
+        let offer = match sdp::parse(&String::from_utf8_lossy(&request.body)) {
+            Ok(offer) => offer,
+            Err(problem) => {
+                return self
+                    .reject(
+                        peer,
+                        &request,
+                        488,
+                        "Not Acceptable Here",
+                        Some(problem.as_str()),
+                    )
+                    .await;
+            }
+        };
+        let (Some(codec), true, Some(crypto)) =
+            (offer.codec(), offer.is_secure(), offer.crypto().cloned())
+        else {
+            let warning = if offer.is_secure() && offer.crypto().is_some() {
+                "CannotSupportAnyMedia"
+            } else {
+                "SrtpEncryptionRequired"
+            };
+            return self
+                .reject(peer, &request, 488, "Not Acceptable Here", Some(warning))
+                .await;
+        };
+        let number = user.unwrap_or_default().to_owned();
+        let Some(callee) = self
+            .state
+            .inner
+            .directory
+            .user(&number)
+            .map(|(_, u)| u.clone())
+            .or_else(|| self.state.user_by_phone(&number))
+        else {
+            return self
+                .reject(
+                    peer,
+                    &request,
+                    404,
+                    "Not Found",
+                    Some("no Teams user has this number"),
+                )
+                .await;
+        };
+        let mut trying = request.response(100, "Trying");
+        Self::stamp(&mut trying);
+        self.sender.send(peer, &trying).await;
+
+        let behaviour = self.state.phone_behaviour(&callee.id);
+        let Ok(port) = MediaPort::bind(self.ip).await else {
+            return self
+                .reject(peer, &request, 500, "Server Internal Error", None)
+                .await;
+        };
+        let (events, events_rx) = watch::channel(DialogEvents::default());
+        let local_tag = tag();
+        let from = request.header("From").unwrap_or_default().to_owned();
+        let dialog = Dialog {
+            peer,
+            local_tag: local_tag.clone(),
+            remote_tag: crate::microsoft::sip::message::param(&from, "tag")
+                .unwrap_or_default()
+                .to_owned(),
+            local_uri: request.header("To").unwrap_or_default().to_owned(),
+            remote_uri: from.split(";tag=").next().unwrap_or_default().to_owned(),
+            remote_target: request
+                .header("Contact")
+                .map(|c| uri_of(c).to_owned())
+                .unwrap_or_default(),
+            local_cseq: 1,
+            events,
+            media: None,
+            media_addr: Some(offer.address),
+            local_key: port.key_salt.clone(),
+            local_media: port.local_addr().ok(),
+            suite: crypto.suite.clone(),
+            codec_pt: codec.payload_type(),
+            held: false,
+        };
+        lock(&self.book).dialogs.insert(call_id.clone(), dialog);
+        let caller_number = uri_parts(uri_of(&from))
+            .and_then(|(_, u, _)| u)
+            .unwrap_or_default()
+            .to_owned();
+        self.state.record_call(CallRecord {
+            call_id: call_id.clone(),
+            proxy: self.name.clone(),
+            user_id: callee.id.clone(),
+            direction: CallDirection::Inbound,
+            remote_number: caller_number,
+            state: "ringing".to_owned(),
+            ringing_tags: Vec::new(),
+            media: None,
+        });
+        let proxy = self.clone();
+        tokio::spawn(async move {
+            proxy
+                .ring(
+                    peer, request, behaviour, port, codec, crypto, local_tag, events_rx,
+                )
+                .await;
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)] // One call's whole context, handed to its task once.
+    pub(super) async fn ring(
+        &self,
+        peer: Peer,
+        request: SipMessage,
+        behaviour: PhoneBehaviour,
+        port: MediaPort,
+        codec: crate::microsoft::phone::codec::Codec,
+        crypto: sdp::Crypto,
+        local_tag: String,
+        mut events: watch::Receiver<DialogEvents>,
+    ) {
+        let call_id = request.call_id().to_owned();
+        let with_tag = |response: &mut SipMessage, tag: &str| {
+            if let Some(to) = response.header("To").map(str::to_owned) {
+                response.set_header("To", format!("{to};tag={tag}"));
+            }
+        };
+        let final_failure =
+            |code: u16, reason: &'static str, outcome: &'static str| (code, reason, outcome);
+        let ring_for = match &behaviour.answer {
+            Answer::Busy => Err(final_failure(486, "Busy Here", "busy")),
+            Answer::DoNotDisturb => Err(final_failure(480, "Temporarily Unavailable", "dnd")),
+            Answer::AfterSecs { secs } => Ok((*secs, None)),
+            Answer::Decline { secs } => {
+                Ok((*secs, Some(final_failure(603, "Decline", "declined"))))
+            }
+            Answer::NoAnswer => Ok((
+                behaviour.ring_timeout_secs,
+                Some(final_failure(480, "Temporarily Unavailable", "no_answer")),
+            )),
+        };
+        let local_addr = port.local_addr().ok();
+        let session_id = rand::random::<u32>().into();
+        let answer_sdp = local_addr.map(|addr| {
+            sdp::answer(
+                addr,
+                codec,
+                &crypto,
+                &port.key_salt,
+                session_id,
+                Direction::SendRecv,
+            )
+        });
+        let (ring_secs, failure) = match ring_for {
+            Err(failure) => (0.0, Some(failure)),
+            Ok(plan) => plan,
+        };
+        if ring_secs > 0.0 || failure.is_none() {
+            let mut tags = vec![local_tag.clone()];
+            tags.extend((1..behaviour.ringing_devices.max(1)).map(|_| tag()));
+            for device_tag in &tags {
+                let mut ringing = request.response(180, "Ringing");
+                with_tag(&mut ringing, device_tag);
+                ringing.push_header(
+                    "Contact",
+                    format!(
+                        "<sip:{}:{};transport={}>",
+                        self.fqdn,
+                        self.port(peer.transport),
+                        peer.transport.via_name().to_ascii_lowercase()
+                    ),
+                );
+                Self::stamp(&mut ringing);
+                self.sender.send(peer, &ringing).await;
+            }
+            self.state
+                .update_call(&call_id, |c| c.ringing_tags.clone_from(&tags));
+            if behaviour.early_media
+                && let Some(body) = &answer_sdp
+            {
+                let mut progress = request.response(183, "Session Progress");
+                with_tag(&mut progress, &local_tag);
+                progress.push_header("Content-Type", "application/sdp");
+                progress.body = body.clone().into_bytes();
+                Self::stamp(&mut progress);
+                self.sender.send(peer, &progress).await;
+            }
+        }
+        let cancelled = tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs_f64(ring_secs.max(0.0))) => false,
+            _ = events.wait_for(|e| e.cancelled) => true,
+        };
+        if cancelled {
+            let mut terminated = request.response(487, "Request Terminated");
+            with_tag(&mut terminated, &local_tag);
+            self.reply(peer, &request, terminated).await;
+            self.state
+                .update_call(&call_id, |c| c.state = "cancelled".to_owned());
+            lock(&self.book).dialogs.remove(&call_id);
+            return;
+        }
+        if let Some((code, reason, outcome)) = failure {
+            let mut response = request.response(code, reason);
+            with_tag(&mut response, &local_tag);
+            self.reply(peer, &request, response).await;
+            self.state
+                .update_call(&call_id, |c| c.state = outcome.to_owned());
+            lock(&self.book).dialogs.remove(&call_id);
+            return;
+        }
+        let Some(body) = answer_sdp else { return };
+        let mut ok = request.response(200, "OK");
+        with_tag(&mut ok, &local_tag);
+        ok.push_header(
+            "Contact",
+            format!(
+                "<sip:{}:{};transport={}>",
+                self.fqdn,
+                self.port(peer.transport),
+                peer.transport.via_name().to_ascii_lowercase()
+            ),
+        );
+        ok.push_header("Allow", ALLOW);
+        ok.push_header("Content-Type", "application/sdp");
+        ok.body = body.into_bytes();
+        self.reply(peer, &request, ok.clone()).await;
+        // Retransmit the 200 until the ACK arrives (RFC 3261 §13.3.1.4), UDP only.
+        let mut interval = T1;
+        for _ in 0..7 {
+            let acked = tokio::time::timeout(interval, events.wait_for(|e| e.acked || e.ended))
+                .await
+                .is_ok();
+            if acked || peer.transport != Transport::Udp {
+                break;
+            }
+            self.sender.send(peer, &ok).await;
+            interval = (interval * 2).min(Duration::from_secs(4));
+        }
+        let Some(remote) = lock(&self.book)
+            .dialogs
+            .get(&call_id)
+            .and_then(|d| d.media_addr)
+        else {
+            return;
+        };
+        let media = port.start(
+            remote,
+            codec,
+            &crypto.suite,
+            crypto.key_salt.clone(),
+            behaviour.audio(codec.sample_rate()),
+        );
+        if let Some(dialog) = lock(&self.book).dialogs.get_mut(&call_id) {
+            dialog.media = Some(media.clone());
+        }
+        self.state.update_call(&call_id, |c| {
+            c.state = "answered".to_owned();
+            c.media = Some(media.clone());
+        });
+        self.after_answer(&call_id, &behaviour, media, events).await;
+    }
+
+    pub(super) fn handle_ack(&self, request: &SipMessage) {
+        if let Some(dialog) = lock(&self.book).dialogs.get(request.call_id()) {
+            dialog.events.send_modify(|e| e.acked = true);
+        }
+    }
+
+    pub(super) async fn handle_cancel(&self, peer: Peer, request: &SipMessage) {
+        let dialog = lock(&self.book).dialogs.get(request.call_id()).cloned();
+        match dialog {
+            Some(dialog) if !dialog.events.borrow().acked && dialog.media.is_none() => {
+                self.reply(peer, request, request.response(200, "OK")).await;
+                dialog.events.send_modify(|e| e.cancelled = true);
+            }
+            // The INVITE was already answered: the CANCEL is accepted but changes nothing
+            // (RFC 3261 §9.2).
+            Some(_) => self.reply(peer, request, request.response(200, "OK")).await,
+            None => {
+                self.reply(
+                    peer,
+                    request,
+                    request.response(481, "Call/Transaction Does Not Exist"),
+                )
+                .await;
+            }
+        }
+    }
+
+    pub(super) async fn handle_bye(&self, peer: Peer, request: &SipMessage) {
+        let dialog = lock(&self.book).dialogs.remove(request.call_id());
+        let Some(dialog) = dialog else {
+            return self
+                .reply(
+                    peer,
+                    request,
+                    request.response(481, "Call/Transaction Does Not Exist"),
+                )
+                .await;
+        };
+        if let Some(media) = &dialog.media {
+            media.stop();
+        }
+        dialog.events.send_modify(|e| e.ended = true);
+        self.state
+            .update_call(request.call_id(), |c| c.state = "ended".to_owned());
+        self.reply(peer, request, request.response(200, "OK")).await;
+    }
+}
