@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use callbridge::config::{Config, ENV_PREFIX, render_redacted};
 use callbridge::serve::{Gateway, open_store, termination_signals};
 use callbridge::{demo, telemetry};
-use callbridge_sandbox::slack::{SlackSeed, serve_standalone};
+use callbridge_sandbox::microsoft::{MicrosoftConfig, MicrosoftSandbox, MicrosoftSeed};
+use callbridge_sandbox::slack::SlackSeed;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -65,6 +66,19 @@ enum SandboxCommand {
         #[arg(long)]
         seed: Option<PathBuf>,
     },
+    /// A local Microsoft side: Entra ID, Graph, Bot Connector and the Direct Routing SIP proxies.
+    Teams {
+        /// HTTP address for Entra, Graph and the Bot Connector; SIP proxies take free ports.
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: SocketAddr,
+        /// Seed file (TOML) with tenants, users and apps; the built-in demo seed if absent.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+    },
+}
+
+fn read_seed(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 #[derive(Subcommand)]
@@ -129,17 +143,37 @@ async fn main() -> anyhow::Result<()> {
         } => {
             telemetry::init_logging(telemetry::LogFormat::Pretty, "info");
             let seed = match seed {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    SlackSeed::from_toml_str(&text)?
-                }
+                Some(path) => SlackSeed::from_toml_str(&read_seed(&path)?)?,
                 None => SlackSeed::demo(),
             };
             println!(
                 "Slack sandbox on http://{listen}/ (Web API under /api/, control under /_sandbox/)"
             );
-            serve_standalone(listen, seed).await?;
+            callbridge_sandbox::slack::serve_standalone(listen, seed).await?;
+        }
+        Command::Sandbox {
+            platform: SandboxCommand::Teams { listen, seed },
+        } => {
+            telemetry::init_logging(telemetry::LogFormat::Pretty, "info");
+            let seed = match seed {
+                Some(path) => MicrosoftSeed::from_toml_str(&read_seed(&path)?)?,
+                None => MicrosoftSeed::demo(),
+            };
+            let mut config = MicrosoftConfig::new(seed);
+            config.http_addr = listen;
+            let running = MicrosoftSandbox::start(config).await?;
+            println!(
+                "Microsoft sandbox on {}/ (Entra, Graph /v1.0, Bot Connector /v3, control under /_sandbox/)",
+                running.base_url()
+            );
+            for proxy in running.sip_addrs() {
+                println!(
+                    "  SIP proxy {} ({}): udp {}  tcp {}  tls {}",
+                    proxy.name, proxy.fqdn, proxy.udp, proxy.tcp, proxy.tls
+                );
+            }
+            tokio::signal::ctrl_c().await?;
+            running.shutdown().await;
         }
         Command::Config {
             command: ConfigCommand::Check { file },
