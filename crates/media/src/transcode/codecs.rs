@@ -11,10 +11,14 @@ use crate::plc::Concealer;
 const OPUS_BITRATE: i32 = 32_000;
 
 /// A decoder producing mono PCM at a fixed rate, with concealment.
-pub(crate) enum Decoder {
+pub enum Decoder {
+    /// libopus, with its own PLC and in-band FEC.
     Opus(opus::Decoder),
+    /// G.722 with pitch-repeating concealment.
     G722(Box<libg722::decoder::Decoder>, Concealer),
+    /// G.711 μ-law with pitch-repeating concealment.
     Pcmu(Concealer),
+    /// G.711 A-law with pitch-repeating concealment.
     Pcma(Concealer),
 }
 
@@ -31,7 +35,7 @@ impl std::fmt::Debug for Decoder {
 
 impl Decoder {
     /// A decoder for `codec` producing PCM at `rate` (must be the codec's native decode rate).
-    pub(crate) fn new(codec: Codec, rate: u32) -> Result<Self> {
+    pub fn new(codec: Codec, rate: u32) -> Result<Self> {
         Ok(match codec {
             Codec::Opus => Self::Opus(
                 opus::Decoder::new(rate, opus::Channels::Mono)
@@ -51,7 +55,7 @@ impl Decoder {
     }
 
     /// Decodes one payload, appending `samples` PCM samples (or concealment on failure).
-    pub(crate) fn decode(&mut self, payload: &[u8], samples: usize, out: &mut Vec<i16>) {
+    pub fn decode(&mut self, payload: &[u8], samples: usize, out: &mut Vec<i16>) {
         let start = out.len();
         match self {
             Self::Opus(d) => {
@@ -82,7 +86,7 @@ impl Decoder {
     }
 
     /// Conceals one lost frame of `samples`; uses Opus in-band FEC from `next` when present.
-    pub(crate) fn conceal(&mut self, next: Option<&[u8]>, samples: usize, out: &mut Vec<i16>) {
+    pub fn conceal(&mut self, next: Option<&[u8]>, samples: usize, out: &mut Vec<i16>) {
         match self {
             Self::Opus(d) => {
                 let start = out.len();
@@ -102,10 +106,14 @@ impl Decoder {
 }
 
 /// An encoder taking mono PCM at a fixed rate.
-pub(crate) enum Encoder {
+pub enum Encoder {
+    /// libopus (VoIP application, voice signal, in-band FEC on).
     Opus(opus::Encoder),
+    /// G.722 at 64 kbit/s.
     G722(Box<libg722::encoder::Encoder>),
+    /// G.711 μ-law.
     Pcmu,
+    /// G.711 A-law.
     Pcma,
 }
 
@@ -122,7 +130,7 @@ impl std::fmt::Debug for Encoder {
 
 impl Encoder {
     /// An encoder for `codec` fed at `rate`; `complexity` applies to Opus.
-    pub(crate) fn new(codec: Codec, rate: u32, complexity: i32) -> Result<Self> {
+    pub fn new(codec: Codec, rate: u32, complexity: i32) -> Result<Self> {
         let codec_err = |e: opus::Error| MediaError::Codec(e.to_string());
         Ok(match codec {
             Codec::Opus => {
@@ -146,8 +154,18 @@ impl Encoder {
         })
     }
 
+    /// Tells the Opus encoder how much loss to expect (0–100 %), which sizes its in-band FEC.
+    /// Other codecs ignore it.
+    pub fn set_expected_loss(&mut self, percent: i32) -> Result<()> {
+        if let Self::Opus(e) = self {
+            e.set_packet_loss_perc(percent.clamp(0, 100))
+                .map_err(|e| MediaError::Codec(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// Encodes one frame of PCM into `out` (cleared first).
-    pub(crate) fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<()> {
+    pub fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<()> {
         out.clear();
         match self {
             Self::Opus(e) => {

@@ -5,7 +5,7 @@
 //! When the input goes quiet (DTX, comfort noise, hold) the direction stops sending after a
 //! short tail and restarts on the next packet, continuing the outbound timeline.
 
-mod codecs;
+pub mod codecs;
 
 use std::time::{Duration, Instant};
 
