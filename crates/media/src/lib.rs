@@ -41,9 +41,11 @@ pub mod resample;
 pub mod rewrite;
 pub mod rtcp;
 pub mod sdp;
+pub mod shell;
 pub mod srtp;
 pub mod stats;
 pub mod transcode;
+pub mod webrtc;
 
 pub use bridge::{Bridge, BridgeConfig, Input, Output, Path, PathPolicy};
 pub use codec::Codec;
