@@ -9,7 +9,8 @@ use crate::dtmf_relay::DtmfRelay;
 use crate::error::{MediaError, Result};
 use crate::event::{LegId, MediaEvent};
 use crate::jitter::Push;
-use crate::leg::{Inbound, RtpLeg, Transmit};
+use crate::leg::{Inbound, Transmit};
+use crate::media_leg::MediaLeg;
 use crate::packet::RtpPacket;
 use crate::rewrite::InHeader;
 use crate::sdp::Negotiated;
@@ -115,7 +116,7 @@ const HOUSEKEEPING: Duration = Duration::from_millis(500);
 /// Two legs bridged.
 #[derive(Debug)]
 pub struct Bridge {
-    legs: [RtpLeg; 2],
+    legs: [MediaLeg; 2],
     cfg: BridgeConfig,
     path: Path,
     transcoders: Option<[TranscodeDirection; 2]>,
@@ -131,8 +132,13 @@ pub struct Bridge {
 
 impl Bridge {
     /// Bridges two legs from `now`.
-    pub fn new(a: RtpLeg, b: RtpLeg, cfg: BridgeConfig, now: Instant) -> Result<Self> {
-        let mut legs = [a, b];
+    pub fn new(
+        a: impl Into<MediaLeg>,
+        b: impl Into<MediaLeg>,
+        cfg: BridgeConfig,
+        now: Instant,
+    ) -> Result<Self> {
+        let mut legs = [a.into(), b.into()];
         for leg in &mut legs {
             leg.set_wall_clock(cfg.wall);
         }
@@ -182,7 +188,7 @@ impl Bridge {
     }
 
     /// A leg, for inspection.
-    pub fn leg(&self, id: LegId) -> &RtpLeg {
+    pub fn leg(&self, id: LegId) -> &MediaLeg {
         &self.legs[id.index()]
     }
 
@@ -241,6 +247,11 @@ impl Bridge {
         if let Some(o) = self.queue.pop_front() {
             return o;
         }
+        for leg in &mut self.legs {
+            if let Some(t) = leg.take_transmit() {
+                return Output::Transmit(t);
+            }
+        }
         let mut next = self
             .next_housekeeping
             .min(self.next_rtcp[0])
@@ -249,6 +260,9 @@ impl Bridge {
             for d in t.iter().filter_map(TranscodeDirection::deadline) {
                 next = next.min(d);
             }
+        }
+        for d in self.legs.iter().filter_map(MediaLeg::deadline) {
+            next = next.min(d);
         }
         Output::Timeout(next)
     }
@@ -263,10 +277,17 @@ impl Bridge {
     }
 
     fn receive(&mut self, id: LegId, from: SocketAddr, data: &[u8], now: Instant) {
-        let packet = match self.legs[id.index()].receive(from, data, now) {
-            Inbound::Rtp(p) => p,
-            Inbound::Rtcp | Inbound::Dropped => return,
+        let mut next = match self.legs[id.index()].receive(from, data, now) {
+            Inbound::Rtp(p) => Some(p),
+            Inbound::Rtcp | Inbound::Dropped => None,
         };
+        while let Some(packet) = next {
+            self.route(id, packet, now);
+            next = self.legs[id.index()].next_rtp();
+        }
+    }
+
+    fn route(&mut self, id: LegId, packet: RtpPacket, now: Instant) {
         if self.legs[id.index()].take_ssrc_changed() && self.legs[id.index()].last_rtp().is_some() {
             self.queue
                 .push_back(Output::Event(MediaEvent::SourceChanged { leg: id }));
@@ -311,7 +332,7 @@ impl Bridge {
             now,
         );
         packet.rewrite(pt, out.seq, out.ts, out.ssrc);
-        if let Some(t) = self.legs[dst].send_rtp(&packet) {
+        if let Some(t) = self.legs[dst].send_rtp(&packet, now) {
             self.queue.push_back(Output::Transmit(t));
         }
     }
@@ -371,7 +392,7 @@ impl Bridge {
             header.ssrc,
             &ev.payload,
         );
-        if let Some(t) = leg_out.send_rtp(&out) {
+        if let Some(t) = leg_out.send_rtp(&out, now) {
             self.queue.push_back(Output::Transmit(t));
         }
         if let Some((digit, duration)) = ev.completed {
@@ -384,6 +405,9 @@ impl Bridge {
     }
 
     fn on_timeout(&mut self, now: Instant) {
+        for leg in &mut self.legs {
+            leg.handle_timeout(now);
+        }
         self.run_transcoders(now);
         for i in 0..2 {
             if now >= self.next_rtcp[i] {
@@ -423,7 +447,7 @@ impl Bridge {
                     header.ssrc,
                     frame.payload,
                 );
-                if let Some(t) = leg.send_rtp(&packet) {
+                if let Some(t) = leg.send_rtp(&packet, now) {
                     self.queue.push_back(Output::Transmit(t));
                 }
             }
@@ -432,7 +456,7 @@ impl Bridge {
 
     fn check_liveness(&mut self, now: Instant) {
         let t = self.cfg.timeouts;
-        let heard_within = |leg: &RtpLeg, d: Duration| {
+        let heard_within = |leg: &MediaLeg, d: Duration| {
             leg.last_rtp()
                 .is_some_and(|at| now.saturating_duration_since(at) < d)
         };

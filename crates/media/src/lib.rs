@@ -35,6 +35,7 @@ pub mod event;
 pub mod g711;
 pub mod jitter;
 pub mod leg;
+pub mod media_leg;
 pub mod packet;
 pub mod plc;
 pub mod resample;
