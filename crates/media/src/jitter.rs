@@ -237,6 +237,22 @@ impl JitterBuffer {
         let newest = self.frames.back().map_or(next, |f| f.ext_ts);
         let depth = (newest - next).max(0);
         let target_ts = i64::from(crate::rewrite::duration_to_clock(self.target, self.clock));
+        let max_ts = i64::from(crate::rewrite::duration_to_clock(
+            self.cfg.max_delay,
+            self.clock,
+        ));
+        if depth > max_ts {
+            // A burst deeper than the buffer may ever be (a stalled socket, a backlog after a
+            // pause): jump to `target` behind the newest frame instead of playing the backlog.
+            let behind = (target_ts / self.frame_ts).max(1) * self.frame_ts;
+            let jump_to = next + ((depth - behind) / self.frame_ts) * self.frame_ts;
+            self.next_ts = Some(jump_to);
+            while self.frames.front().is_some_and(|f| f.ext_ts < jump_to) {
+                self.frames.pop_front();
+            }
+            self.deep_streak = 0;
+            return;
+        }
         if depth > target_ts + 2 * self.frame_ts {
             self.deep_streak += 1;
         } else {
@@ -309,6 +325,27 @@ mod tests {
     }
 
     #[test]
+    fn a_backlog_deeper_than_the_maximum_is_skipped_not_played() {
+        let t = crate::test_support::epoch();
+        let mut b = jb();
+        // Two seconds of packets arrive at once (a stalled socket drained in one go).
+        for i in 0..100u32 {
+            b.push(i * 160, &[i as u8], false, t);
+        }
+        let played: Vec<u8> = (0..3)
+            .filter_map(|_| match b.pop(t + Duration::from_secs(1)) {
+                Playout::Frame(f) => Some(f.payload[0]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(played.len(), 3);
+        assert!(
+            played[0] >= 90,
+            "jumped close to the newest frame: {played:?}"
+        );
+    }
+
+    #[test]
     fn late_packets_grow_the_target() {
         let t = crate::test_support::epoch();
         let mut b = jb();
@@ -327,7 +364,12 @@ mod tests {
     #[test]
     fn jitter_raises_the_target_and_timestamp_wrap_is_seamless() {
         let t = crate::test_support::epoch();
-        let mut b = jb();
+        // A generous maximum so the whole second can sit in the buffer before playout.
+        let cfg = JitterConfig {
+            max_delay: Duration::from_secs(2),
+            ..JitterConfig::default()
+        };
+        let mut b = JitterBuffer::new(cfg, 8000, MS20);
         let mut ts: u32 = u32::MAX - 160 * 20;
         for i in 0..50u32 {
             let wobble = if i % 2 == 0 {
