@@ -19,8 +19,8 @@ pub struct CallCost {
 impl Default for CallCost {
     fn default() -> Self {
         Self {
-            passthrough_us_per_s: 400,
-            transcode_us_per_s: 12_000,
+            passthrough_us_per_s: 1_400,
+            transcode_us_per_s: 13_000,
         }
     }
 }
