@@ -84,3 +84,70 @@ fn worker_forwards_a_plain_rtp_call_over_loopback() {
     w.remove_call(1).expect("remove");
     assert_eq!(w.report().expect("report").calls, 0);
 }
+
+fn transcode_bridge() -> (Bridge, Vec<UdpSocket>) {
+    let socks = vec![
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+    ];
+    let mut legs = Vec::new();
+    for (i, codec) in [Codec::Opus, Codec::G722].into_iter().enumerate() {
+        let b = socks[i].local_addr().expect("addr");
+        let pm = LocalMedia::new([127, 0, 0, 1].into(), 9, vec![codec]);
+        let bm = LocalMedia::new(b.ip(), b.port(), vec![codec]);
+        let (_, n) = sdp::answer_offer(&sdp::create_offer(&pm, 1), &bm, 2).expect("answer");
+        legs.push(
+            RtpLeg::new(RtpLegConfig {
+                local: b,
+                negotiated: n,
+                latch: LatchMode::FirstValidPacket,
+                ssrc: 1,
+                cname: "t".into(),
+                initial_seq: 1,
+                initial_ts: 1,
+            })
+            .expect("leg"),
+        );
+    }
+    let b = legs.pop().expect("b");
+    let a = legs.pop().expect("a");
+    (
+        Bridge::new(a, b, BridgeConfig::new(worker::wall_clock()), worker::now()).expect("bridge"),
+        socks,
+    )
+}
+
+#[test]
+fn the_pool_refuses_the_call_that_does_not_fit_with_a_reason() {
+    use callbridge_media::MediaError;
+    use callbridge_media::shell::admission::CallCost;
+    use callbridge_media::shell::pool::WorkerPool;
+
+    // Budget: 80 % of one core; 300 ms/s per transcoded call, so two fit and the third does not.
+    let cost = CallCost {
+        passthrough_us_per_s: 1_000,
+        transcode_us_per_s: 300_000,
+    };
+    let mut pool = WorkerPool::new(1, cost, 0.8).expect("pool");
+    let (b1, s1) = transcode_bridge();
+    let (b2, s2) = transcode_bridge();
+    let (b3, s3) = transcode_bridge();
+    let first = pool.add_call(b1, s1).expect("first call");
+    pool.add_call(b2, s2).expect("second call");
+    match pool.add_call(b3, s3) {
+        Err(MediaError::AtCapacity(reason)) => assert!(reason.contains("Transcode"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let running = pool
+        .workers()
+        .next()
+        .expect("worker")
+        .report()
+        .expect("report")
+        .calls;
+    assert_eq!(running, 2, "the admitted calls keep running");
+    pool.remove_call(first).expect("remove");
+    let (b4, s4) = transcode_bridge();
+    pool.add_call(b4, s4)
+        .expect("fits again after a call ended");
+}

@@ -7,5 +7,6 @@
 //! [`admission::Admission`] refuses a call that would exceed the measured capacity.
 
 pub mod admission;
+pub mod pool;
 pub mod ports;
 pub mod worker;
