@@ -49,7 +49,7 @@ impl BrowserLeg {
             remote: inner.local(),
             codec,
             codec_pt,
-            dtmf_pt: None,
+            dtmf_pt: inner.negotiated_dtmf(codec.rtp_clock()),
             cn_pt: None,
             ptime: 20,
             srtp: None,
@@ -87,7 +87,7 @@ impl BrowserLeg {
                 WebRtcOutput::Transmit(t) => self.pending_tx.push_back(t),
                 WebRtcOutput::Connected => self.connected = true,
                 WebRtcOutput::Rtp(p) => {
-                    if p.pt != self.negotiated.codec_pt {
+                    if p.pt != self.negotiated.codec_pt && Some(p.pt) != self.negotiated.dtmf_pt {
                         self.drops.unknown_payload_type += 1;
                         continue;
                     }

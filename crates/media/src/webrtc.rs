@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use str0m::change::SdpOffer;
+use str0m::format::FormatParams;
+use str0m::media::Frequency;
 use str0m::media::{MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
@@ -20,6 +22,9 @@ use crate::codec::Codec;
 use crate::error::{MediaError, Result};
 use crate::leg::Transmit;
 use crate::packet::RtpPacket;
+
+/// First payload type we offer for telephone-event (browsers' offers take precedence).
+const DTMF_PT_BASE: u8 = 110;
 
 /// Settings of a WebRTC leg.
 #[derive(Debug, Clone)]
@@ -78,6 +83,24 @@ impl WebRtcLeg {
                 Codec::Pcma => b.enable_pcma(true, false),
             };
         }
+        // RFC 4733 events at each offered clock rate (48 kHz for Opus, 8 kHz for the rest).
+        let mut clocks: Vec<u32> = cfg.codecs.iter().map(|c| c.rtp_clock()).collect();
+        clocks.dedup();
+        for (i, clock) in clocks.into_iter().enumerate() {
+            let rate = if clock == 48_000 {
+                Frequency::FORTY_EIGHT_KHZ
+            } else {
+                Frequency::EIGHT_KHZ
+            };
+            b.codec_config().add_config(
+                (DTMF_PT_BASE + i as u8).into(),
+                None,
+                str0m::format::Codec::Tele,
+                rate,
+                None,
+                FormatParams::parse_line("0-16"),
+            );
+        }
         let mut rtc = b.build(now);
         let candidate = Candidate::host(cfg.public_addr, "udp")
             .map_err(|e| MediaError::Misconfigured(format!("public address: {e}")))?;
@@ -121,6 +144,15 @@ impl WebRtcLeg {
                 _ => return None,
             };
             Some((codec, *p.pt()))
+        })
+    }
+
+    /// The negotiated telephone-event payload type at `clock`, if any.
+    pub fn negotiated_dtmf(&self, clock: u32) -> Option<u8> {
+        self.rtc.codec_config().iter().find_map(|p| {
+            let spec = p.spec();
+            (spec.codec == str0m::format::Codec::Tele && spec.clock_rate.get() == clock)
+                .then(|| *p.pt())
         })
     }
 

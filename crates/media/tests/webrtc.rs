@@ -195,3 +195,39 @@ fn browser_connects_with_ice_lite_dtls_srtp_and_audio_flows_both_ways() {
     assert!(got.len() >= 18, "leg received {} packets", got.len());
     assert!(got.iter().all(|p| p.pt == pt && p.payload() == [7u8; 30]));
 }
+
+#[test]
+fn telephone_event_offered_by_the_browser_is_negotiated_on_its_payload_type() {
+    let now = common::epoch();
+    let mut builder = Rtc::builder()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs()
+        .enable_opus(true, false);
+    builder.codec_config().add_config(
+        126.into(),
+        None,
+        str0m::format::Codec::Tele,
+        str0m::media::Frequency::FORTY_EIGHT_KHZ,
+        None,
+        str0m::format::FormatParams::parse_line("0-16"),
+    );
+    let mut rtc = builder.build(now);
+    rtc.add_local_candidate(
+        Candidate::host("192.0.2.50:9000".parse().expect("addr"), "udp").expect("cand"),
+    );
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let (offer, _) = api.apply().expect("offer");
+    let public: SocketAddr = "203.0.113.10:40000".parse().expect("addr");
+    let mut leg = WebRtcLeg::new(
+        &WebRtcLegConfig {
+            public_addr: public,
+            codecs: vec![Codec::Opus],
+        },
+        now,
+    )
+    .expect("leg");
+    let answer = leg.accept_offer(&offer.to_sdp_string()).expect("answer");
+    assert!(answer.contains("telephone-event/48000"), "{answer}");
+    assert_eq!(leg.negotiated_dtmf(48_000), Some(126));
+}
