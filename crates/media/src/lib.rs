@@ -3,21 +3,28 @@
 //!
 //! # What it owns
 //!
-//! Everything between two media legs of a bridged call: the SIP/RTP leg (plain RTP or
-//! SDES-SRTP, SDP offer/answer, symmetric-RTP latching with strict source checks), the
-//! passthrough path (SSRC/sequence/timestamp/payload-type rewriting, re-protection), the
-//! transcode path (jitter buffer, decode with PLC, resample, encode, steady packetizer),
-//! RFC 4733 DTMF relay, RTCP generation and per-leg statistics.
+//! Everything between two media legs of a bridged call:
+//! - legs ([`media_leg::MediaLeg`]): the SIP/RTP leg ([`leg`]: plain RTP or SDES-SRTP via
+//!   [`srtp`], offer/answer in [`sdp`], symmetric-RTP latching with strict source checks) and
+//!   the WebRTC leg ([`webrtc`]: str0m in RTP mode, ICE-lite, DTLS-SRTP);
+//! - the passthrough path ([`rewrite`]: SSRC/sequence/timestamp continuity, payload-type
+//!   mapping, re-protection with the other leg's keys);
+//! - the transcode path ([`transcode`]: [`jitter`] buffer, decode with [`plc`] or Opus FEC,
+//!   [`resample`] where no native rate exists, encode, steady packetizer; [`g711`] in-house);
+//! - RFC 4733 relay ([`dtmf`], [`dtmf_relay`]), RTCP ([`rtcp`]), statistics and MOS
+//!   ([`stats`]), events ([`event`]);
+//! - the I/O shell ([`shell`]): worker threads, batched UDP, ports, admission control.
 //!
-//! The core ([`bridge::Bridge`] and everything it uses) never reads the clock, opens sockets
-//! or spawns tasks; time is an input. Only [`shell`] does I/O.
+//! The core (everything but [`shell`]) never reads the clock, opens sockets or spawns tasks;
+//! time is an input and [`clock::WallClock`] is a reading the shell hands in.
 //!
-//! May depend on: `callbridge-model`, media crates (str0m, rtc-*, opus, ezk-g722) and, for the
-//! I/O shell only, a UDP batching crate. No async runtime, HTTP, database or adapter.
+//! May depend on: media crates (str0m, rtc-*, opus, ezk-g722) and, for the I/O shell only,
+//! `mio` and `quinn-udp`. No async runtime, HTTP, database or adapter.
 //!
 //! # Run loop
 //!
-//! 1. Build each leg from its negotiation ([`sdp`] → [`leg::RtpLeg`]), then a
+//! 1. Build each leg from its negotiation ([`sdp`] → [`leg::RtpLeg`], or
+//!    [`webrtc::WebRtcLeg::accept_offer`] → [`media_leg::BrowserLeg`]), then a
 //!    [`bridge::Bridge`] from the two legs and a [`clock::WallClock`] reading.
 //! 2. Feed exactly one input: a received datagram ([`bridge::Input::Receive`]) or, when the
 //!    last deadline passed, [`bridge::Input::Timeout`], always with the current `now`.

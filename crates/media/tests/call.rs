@@ -184,3 +184,35 @@ fn one_way_audio_alarm_then_media_timeout_then_recovery() {
     sim.run_for(Duration::from_secs(2));
     assert!(sim.has_event(|e| *e == MediaEvent::OneWayAudioCleared { leg: LegId::B }));
 }
+
+#[test]
+fn reinvite_with_new_sdes_keys_keeps_audio_flowing_both_ways() {
+    use callbridge_media::srtp::{CryptoAttribute, SrtpSession, SrtpSuite};
+    let mut sim = Sim::new(SimOptions::new(Codec::Pcmu, Codec::Pcmu));
+    sim.run_for(Duration::from_secs(1));
+    let before = [sim.peers[0].audio().len(), sim.peers[1].audio().len()];
+    // Leg B re-keys (the pjproject #5085 class: unhold with a fresh key).
+    let ours = CryptoAttribute::random(1, SrtpSuite::AesCm128HmacSha1_32);
+    let theirs = CryptoAttribute::random(1, SrtpSuite::AesCm128HmacSha1_32);
+    let mut n = sim.bridge.leg(LegId::B).negotiated().clone();
+    n.srtp = Some((ours.clone(), theirs.clone()));
+    sim.bridge
+        .renegotiate(LegId::B, n, sim.now)
+        .expect("renegotiate");
+    sim.peers[1].srtp = Some(SrtpSession::new(&theirs, &ours).expect("peer keys"));
+    sim.run_for(Duration::from_secs(1));
+    for (i, peer) in sim.peers.iter().enumerate() {
+        let audio = peer.audio();
+        assert!(
+            audio.len() >= before[i] + 45,
+            "peer {i}: {} -> {}",
+            before[i],
+            audio.len()
+        );
+        assert_continuous(&audio, "re-key");
+    }
+    assert!(
+        sim.peers[1].auth_failures <= 2,
+        "at most the packets in flight at the switch"
+    );
+}
