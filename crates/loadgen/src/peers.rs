@@ -41,6 +41,8 @@ pub(crate) struct Outcome {
     pub(crate) rss_per_call_kib: f64,
     pub(crate) rss_per_call_after_kib: f64,
     pub(crate) send_errors: u64,
+    pub(crate) in_worker_p50: Duration,
+    pub(crate) in_worker_p99: Duration,
 }
 
 impl Outcome {
@@ -256,6 +258,8 @@ pub(crate) fn run(plan: Plan) -> anyhow::Result<Outcome> {
         rss_per_call_kib: (rss1 - rss0) / calls,
         rss_per_call_after_kib: (rss2 - rss0) / calls,
         send_errors: r1.send_errors,
+        in_worker_p50: r1.in_worker_p50,
+        in_worker_p99: r1.in_worker_p99,
     })
 }
 

@@ -47,6 +47,11 @@ pub(crate) fn print(args: &str, o: &Outcome) {
         ),
     }
     println!(
+        "in-worker latency per received datagram (read -> bridge -> sends done): p50 {} us, p99 {} us",
+        o.in_worker_p50.as_micros(),
+        o.in_worker_p99.as_micros()
+    );
+    println!(
         "RSS per call: {:.1} KiB (bridges + sockets, measured before traffic)",
         o.rss_per_call_kib
     );

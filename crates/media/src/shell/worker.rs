@@ -56,6 +56,49 @@ pub struct WorkerReport {
     pub datagrams_out: u64,
     /// Sends that failed (buffer full, unreachable).
     pub send_errors: u64,
+    /// Median time a received datagram spent inside the worker, from the batch read to the end
+    /// of the bridge's output drain (the sends of a passthrough packet included).
+    pub in_worker_p50: Duration,
+    /// 99th percentile of the same.
+    pub in_worker_p99: Duration,
+}
+
+/// Histogram of in-worker latency in 1 µs buckets up to 10 ms (the last bucket collects more).
+#[derive(Clone)]
+struct LatencyHistogram {
+    buckets: Vec<u64>,
+    count: u64,
+}
+
+impl LatencyHistogram {
+    const BUCKETS: usize = 10_001;
+
+    fn new() -> Self {
+        Self {
+            buckets: vec![0; Self::BUCKETS],
+            count: 0,
+        }
+    }
+
+    fn record(&mut self, d: Duration, n: u64) {
+        let us = usize::try_from(d.as_micros())
+            .unwrap_or(usize::MAX)
+            .min(Self::BUCKETS - 1);
+        self.buckets[us] += n;
+        self.count += n;
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let target = (self.count as f64 * p).ceil() as u64;
+        let mut seen = 0;
+        for (us, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= target && n > 0 {
+                return Duration::from_micros(us as u64);
+            }
+        }
+        Duration::ZERO
+    }
 }
 
 enum Command {
@@ -176,6 +219,7 @@ struct Loop {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     bufs: Vec<[u8; BUF]>,
     report: WorkerReport,
+    latency: LatencyHistogram,
     stop: bool,
 }
 
@@ -195,6 +239,7 @@ impl Loop {
             timers: BinaryHeap::new(),
             bufs: vec![[0u8; BUF]; BATCH],
             report: WorkerReport::default(),
+            latency: LatencyHistogram::new(),
             stop: false,
         }
     }
@@ -241,6 +286,8 @@ impl Loop {
                     let mut r = self.report;
                     r.calls = self.by_id.len();
                     r.cpu = thread_cpu_time();
+                    r.in_worker_p50 = self.latency.percentile(0.5);
+                    r.in_worker_p99 = self.latency.percentile(0.99);
                     let _ = tx.send(r);
                 }
                 Command::Stop => self.stop = true,
@@ -322,10 +369,12 @@ impl Loop {
             };
             drop(slices);
             let at = now();
+            let mut datagrams = 0;
             for (meta, buf) in metas.iter().zip(self.bufs.iter()).take(n) {
                 // With GRO one buffer may hold several datagrams of `stride` bytes each.
                 for seg in buf[..meta.len].chunks(meta.stride.max(1)) {
                     self.report.datagrams_in += 1;
+                    datagrams += 1;
                     let input = Input::Receive {
                         from: meta.addr,
                         to: local,
@@ -335,6 +384,8 @@ impl Loop {
                 }
             }
             self.drain(idx);
+            self.latency
+                .record(now().saturating_duration_since(at), datagrams);
         }
     }
 
