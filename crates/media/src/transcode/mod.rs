@@ -120,6 +120,11 @@ impl TranscodeDirection {
 
     /// Buffers an inbound audio or comfort-noise payload.
     pub fn push(&mut self, ts: u32, payload: &[u8], comfort_noise: bool, now: Instant) -> Push {
+        if comfort_noise && self.next_tick.is_none() {
+            // Silence updates while we are already quiet: nothing to send (DTX towards the
+            // other leg), and nothing worth restarting the output clock for.
+            return Push::Accepted;
+        }
         let result = self.jb.push(ts, payload, comfort_noise, now);
         if self.next_tick.is_none() && result == Push::Accepted {
             self.next_tick = Some(now + self.jb.target());
