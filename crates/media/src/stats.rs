@@ -1,0 +1,254 @@
+//! Per-leg statistics: RFC 3550 reception state (loss, jitter), sending counters, RTT, drop
+//! counters and an ITU-T G.107 E-model MOS estimate.
+
+use std::time::{Duration, Instant};
+
+use crate::codec::Codec;
+
+/// Why inbound datagrams were dropped; every drop lands in exactly one counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounters {
+    /// From an address other than the latched (or negotiated) peer.
+    pub wrong_source: u64,
+    /// From the right address but an SSRC we do not accept.
+    pub wrong_ssrc: u64,
+    /// SRTP/SRTCP authentication failed (includes truncated tags).
+    pub auth_failed: u64,
+    /// SRTP/SRTCP replayed packet.
+    pub replayed: u64,
+    /// Not parseable as RTP/RTCP (bad version, CSRC count, extension overflow, zero payload…).
+    pub malformed: u64,
+    /// A payload type that was not negotiated.
+    pub unknown_payload_type: u64,
+    /// Arrived too late for the jitter buffer (transcode path only).
+    pub late: u64,
+    /// Sent while the leg is on hold in that direction.
+    pub while_held: u64,
+}
+
+impl DropCounters {
+    /// Total dropped datagrams.
+    pub fn total(&self) -> u64 {
+        self.wrong_source
+            + self.wrong_ssrc
+            + self.auth_failed
+            + self.replayed
+            + self.malformed
+            + self.unknown_payload_type
+            + self.late
+            + self.while_held
+    }
+}
+
+/// RFC 3550 Appendix A.1/A.8 reception state for one source.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiveStats {
+    /// Packets received (accepted).
+    pub packets: u64,
+    /// Payload bytes received.
+    pub bytes: u64,
+    base_seq: u32,
+    cycles: u32,
+    max_seq: u16,
+    started: bool,
+    expected_prior: u64,
+    received_prior: u64,
+    /// Interarrival jitter in RTP clock units (RFC 3550 §6.4.1), scaled by 16 internally.
+    jitter_q4: u64,
+    last_transit: Option<i64>,
+    /// Packets expected in earlier runs (before SSRC changes).
+    carried_expected: u64,
+    /// Middle 32 bits of the last SR's NTP time and when it arrived (for LSR/DLSR).
+    pub last_sr: Option<(u32, Instant)>,
+    /// When the last packet arrived.
+    pub last_arrival: Option<Instant>,
+}
+
+impl ReceiveStats {
+    /// Records an accepted packet: its sequence, RTP timestamp, arrival and clock.
+    pub fn record(
+        &mut self,
+        seq: u16,
+        ts: u32,
+        payload_len: usize,
+        arrival_clock: u64,
+        now: Instant,
+    ) {
+        self.packets += 1;
+        self.bytes += payload_len as u64;
+        self.last_arrival = Some(now);
+        if !self.started {
+            self.started = true;
+            self.base_seq = u32::from(seq);
+            self.max_seq = seq;
+        } else {
+            let delta = seq.wrapping_sub(self.max_seq);
+            if delta != 0 && delta < 0x8000 {
+                if seq < self.max_seq {
+                    self.cycles = self.cycles.wrapping_add(1 << 16);
+                }
+                self.max_seq = seq;
+            }
+        }
+        let transit = arrival_clock as i64 - i64::from(ts);
+        if let Some(prev) = self.last_transit {
+            // RTP timestamps wrap; the difference of transits is taken modulo 2^32.
+            let d = i64::from((transit - prev) as i32).unsigned_abs();
+            self.jitter_q4 = (self.jitter_q4 + d).saturating_sub((self.jitter_q4 + 8) / 16);
+        }
+        self.last_transit = Some(transit);
+    }
+
+    /// Restarts sequence tracking for a new source (SSRC change); totals are kept.
+    pub fn restart(&mut self) {
+        self.carried_expected += self.expected();
+        self.started = false;
+        self.cycles = 0;
+        self.last_transit = None;
+    }
+
+    /// Extended highest sequence number received.
+    pub fn extended_max(&self) -> u32 {
+        self.cycles | u32::from(self.max_seq)
+    }
+
+    fn expected_total(&self) -> u64 {
+        self.carried_expected + self.expected()
+    }
+
+    fn expected(&self) -> u64 {
+        if !self.started {
+            return 0;
+        }
+        u64::from(self.extended_max().wrapping_sub(self.base_seq)) + 1
+    }
+
+    /// Cumulative packets lost (never negative in our report; duplicates can exceed expected).
+    pub fn cumulative_lost(&self) -> u64 {
+        self.expected_total().saturating_sub(self.packets)
+    }
+
+    /// Interarrival jitter in RTP clock units.
+    pub fn jitter(&self) -> u32 {
+        u32::try_from(self.jitter_q4 / 16).unwrap_or(u32::MAX)
+    }
+
+    /// Fraction lost since the previous call, as the RTCP 8-bit fixed point value.
+    pub fn take_fraction_lost(&mut self) -> u8 {
+        let expected = self.expected_total();
+        let received = self.packets;
+        let expected_interval = expected.saturating_sub(self.expected_prior);
+        let received_interval = received.saturating_sub(self.received_prior);
+        self.expected_prior = expected;
+        self.received_prior = received;
+        let lost = expected_interval.saturating_sub(received_interval);
+        if expected_interval == 0 || lost == 0 {
+            0
+        } else {
+            u8::try_from((lost << 8) / expected_interval).unwrap_or(u8::MAX)
+        }
+    }
+}
+
+/// Counters of what a leg sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendStats {
+    /// RTP packets sent.
+    pub packets: u64,
+    /// RTP payload bytes sent.
+    pub bytes: u64,
+}
+
+/// A snapshot of one leg's quality, as reported to the rest of the system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LegStats {
+    /// Packets received and accepted.
+    pub packets_received: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// Packets sent.
+    pub packets_sent: u64,
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Packets lost on the way to us.
+    pub packets_lost: u64,
+    /// Loss ratio 0–1 on the way to us.
+    pub loss_ratio: f64,
+    /// Interarrival jitter of what we receive.
+    pub jitter: Duration,
+    /// Round-trip time from the peer's reception reports, if any.
+    pub rtt: Option<Duration>,
+    /// Loss the peer reports about what we send (fraction 0–1), if any.
+    pub remote_loss: Option<f64>,
+    /// E-model MOS estimate (1.0–4.5).
+    pub mos: f64,
+    /// Dropped inbound datagrams by reason.
+    pub drops: DropCounters,
+}
+
+/// ITU-T G.107 E-model, simplified: R = 93.2 − Id − Ie,eff, mapped to MOS-CQE.
+///
+/// `one_way_delay` should include network delay (RTT/2) and our jitter buffer; `loss` is the
+/// packet loss ratio 0–1. Codec impairments (Ie, Bpl) are the G.113 Appendix I values for the
+/// narrowband codecs with PLC; G.722 and Opus use the G.711 values on the narrowband scale,
+/// which underestimates them (documented approximation).
+pub fn e_model_mos(codec: Codec, one_way_delay: Duration, loss: f64) -> f64 {
+    let (ie, bpl) = match codec {
+        Codec::Pcmu | Codec::Pcma => (0.0, 25.1),
+        Codec::G722 => (0.0, 25.1),
+        Codec::Opus => (0.0, 20.0),
+    };
+    let d = one_way_delay.as_secs_f64() * 1000.0;
+    // G.107 simplified delay impairment (Cole & Rosenbluth form).
+    let id = 0.024 * d + if d > 177.3 { 0.11 * (d - 177.3) } else { 0.0 };
+    let ppl = (loss.clamp(0.0, 1.0)) * 100.0;
+    let ie_eff = ie + (95.0 - ie) * ppl / (ppl + bpl);
+    let r = (93.2 - id - ie_eff).clamp(0.0, 100.0);
+    if r <= 0.0 {
+        return 1.0;
+    }
+    (1.0 + 0.035 * r + 7.0e-6 * r * (r - 60.0) * (100.0 - r)).clamp(1.0, 4.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_and_wrap_are_counted() {
+        let t = crate::test_support::epoch();
+        let mut s = ReceiveStats::default();
+        let mut seq: u16 = 65_530;
+        for i in 0..20u32 {
+            if i % 5 != 4 {
+                s.record(seq, i * 160, 160, u64::from(i) * 160, t);
+            }
+            seq = seq.wrapping_add(1);
+        }
+        assert_eq!(s.extended_max(), (1 << 16) | 12, "wrapped once");
+        assert_eq!(s.cumulative_lost(), 3, "last lost packet is not yet known");
+        assert_eq!(u32::from(s.take_fraction_lost()), (3u32 << 8) / 19);
+        assert_eq!(s.jitter(), 0, "perfectly paced packets have no jitter");
+    }
+
+    #[test]
+    fn jitter_converges_to_the_mean_deviation() {
+        let t = crate::test_support::epoch();
+        let mut s = ReceiveStats::default();
+        for i in 0..2000u32 {
+            let wobble = if i % 2 == 0 { 0 } else { 80 }; // 10 ms at 8 kHz every other packet
+            s.record(i as u16, i * 160, 160, u64::from(i * 160 + wobble), t);
+        }
+        assert!((75..=85).contains(&s.jitter()), "jitter {}", s.jitter());
+    }
+
+    #[test]
+    fn mos_falls_with_loss_and_delay() {
+        let good = e_model_mos(Codec::Pcmu, Duration::from_millis(20), 0.0);
+        let lossy = e_model_mos(Codec::Pcmu, Duration::from_millis(20), 0.05);
+        let late = e_model_mos(Codec::Pcmu, Duration::from_millis(400), 0.0);
+        assert!(good > 4.3 && good <= 4.5, "{good}");
+        assert!(lossy < good - 0.4, "{lossy}");
+        assert!(late < good - 0.5, "{late}");
+    }
+}

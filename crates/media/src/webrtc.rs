@@ -1,0 +1,259 @@
+//! The WebRTC (browser) leg on str0m: ICE-lite on a configured public address, DTLS-SRTP,
+//! Opus/G.722/PCMU/PCMA and telephone-event, SDP offer/answer for a WHIP-style join.
+//!
+//! str0m runs in RTP mode: it hands us decrypted RTP packets and encrypts the ones we write,
+//! so the bridge can pass packets through or feed its transcoder, exactly as with the SIP leg.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use str0m::change::SdpOffer;
+use str0m::format::FormatParams;
+use str0m::media::Frequency;
+use str0m::media::{MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use crate::codec::Codec;
+use crate::error::{MediaError, Result};
+use crate::leg::Transmit;
+use crate::packet::RtpPacket;
+
+/// First payload type we offer for telephone-event (browsers' offers take precedence).
+const DTMF_PT_BASE: u8 = 110;
+
+/// Settings of a WebRTC leg.
+#[derive(Debug, Clone)]
+pub struct WebRtcLegConfig {
+    /// The public address we advertise as our only (host) candidate and receive on.
+    pub public_addr: SocketAddr,
+    /// Codecs to accept, in preference order.
+    pub codecs: Vec<Codec>,
+}
+
+/// What the leg has for its owner.
+#[derive(Debug)]
+pub enum WebRtcOutput {
+    /// Send a datagram.
+    Transmit(Transmit),
+    /// A decrypted inbound RTP packet.
+    Rtp(RtpPacket),
+    /// ICE and DTLS completed: media can flow.
+    Connected,
+    /// Nothing more until this instant (or the next input).
+    Timeout(Instant),
+}
+
+/// A browser leg.
+pub struct WebRtcLeg {
+    rtc: Rtc,
+    local: SocketAddr,
+    mid: Option<Mid>,
+    queue: VecDeque<WebRtcOutput>,
+    roc: u64,
+    last_seq: Option<u16>,
+}
+
+impl std::fmt::Debug for WebRtcLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebRtcLeg")
+            .field("local", &self.local)
+            .field("mid", &self.mid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebRtcLeg {
+    /// A leg listening on `cfg.public_addr`.
+    pub fn new(cfg: &WebRtcLegConfig, now: Instant) -> Result<Self> {
+        let mut b = Rtc::builder()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs();
+        for c in &cfg.codecs {
+            b = match c {
+                Codec::Opus => b.enable_opus(true, false),
+                Codec::G722 => b.enable_g722(true, false),
+                Codec::Pcmu => b.enable_pcmu(true, false),
+                Codec::Pcma => b.enable_pcma(true, false),
+            };
+        }
+        // RFC 4733 events at each offered clock rate (48 kHz for Opus, 8 kHz for the rest).
+        let mut clocks: Vec<u32> = cfg.codecs.iter().map(|c| c.rtp_clock()).collect();
+        clocks.dedup();
+        for (i, clock) in clocks.into_iter().enumerate() {
+            let rate = if clock == 48_000 {
+                Frequency::FORTY_EIGHT_KHZ
+            } else {
+                Frequency::EIGHT_KHZ
+            };
+            b.codec_config().add_config(
+                (DTMF_PT_BASE + i as u8).into(),
+                None,
+                str0m::format::Codec::Tele,
+                rate,
+                None,
+                FormatParams::parse_line("0-16"),
+            );
+        }
+        let mut rtc = b.build(now);
+        let candidate = Candidate::host(cfg.public_addr, "udp")
+            .map_err(|e| MediaError::Misconfigured(format!("public address: {e}")))?;
+        rtc.add_local_candidate(candidate);
+        Ok(Self {
+            rtc,
+            local: cfg.public_addr,
+            mid: None,
+            queue: VecDeque::new(),
+            roc: 0,
+            last_seq: None,
+        })
+    }
+
+    /// Our local address.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Answers the browser's offer (WHIP-style: the browser offers, we answer).
+    pub fn accept_offer(&mut self, offer: &str) -> Result<String> {
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| MediaError::PeerSdp(e.to_string()))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::PeerSdp(e.to_string()))?;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// The negotiated audio codec and its payload type, once known.
+    pub fn negotiated_codec(&self) -> Option<(Codec, u8)> {
+        self.rtc.codec_config().iter().find_map(|p| {
+            let spec = p.spec();
+            let codec = match spec.codec {
+                str0m::format::Codec::Opus => Codec::Opus,
+                str0m::format::Codec::G722 => Codec::G722,
+                str0m::format::Codec::PCMU => Codec::Pcmu,
+                str0m::format::Codec::PCMA => Codec::Pcma,
+                _ => return None,
+            };
+            Some((codec, *p.pt()))
+        })
+    }
+
+    /// The negotiated telephone-event payload type at `clock`, if any.
+    pub fn negotiated_dtmf(&self, clock: u32) -> Option<u8> {
+        self.rtc.codec_config().iter().find_map(|p| {
+            let spec = p.spec();
+            (spec.codec == str0m::format::Codec::Tele && spec.clock_rate.get() == clock)
+                .then(|| *p.pt())
+        })
+    }
+
+    /// Feeds a datagram that arrived on our address.
+    pub fn receive(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> Result<()> {
+        let Ok(contents) = data.try_into() else {
+            return Ok(()); // Not STUN, DTLS or SRTP: nothing str0m would accept.
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source: from,
+                destination: self.local,
+                contents,
+            },
+        );
+        if self.rtc.accepts(&input) {
+            self.rtc
+                .handle_input(input)
+                .map_err(|e| MediaError::WebRtc(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Advances time.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<()> {
+        self.rtc
+            .handle_input(Input::Timeout(now))
+            .map_err(|e| MediaError::WebRtc(e.to_string()))
+    }
+
+    /// Writes an outbound RTP packet (str0m encrypts it with the DTLS-SRTP keys).
+    pub fn send_rtp(
+        &mut self,
+        pt: u8,
+        marker: bool,
+        seq: u16,
+        ts: u32,
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<()> {
+        let Some(mid) = self.mid else {
+            return Err(MediaError::ApiMisuse("no audio media negotiated yet"));
+        };
+        // Extend the 16-bit sequence so str0m derives the right SRTP rollover counter.
+        if let Some(last) = self.last_seq
+            && seq < last
+            && last - seq > 0x8000
+        {
+            self.roc += 1;
+        }
+        self.last_seq = Some(seq);
+        let ext: SeqNo = ((self.roc << 16) | u64::from(seq)).into();
+        let mut api = self.rtc.direct_api();
+        let stream = api
+            .stream_tx_by_mid(mid, None)
+            .ok_or(MediaError::ApiMisuse(
+                "no outbound stream for the audio media",
+            ))?;
+        stream.write_rtp(RtpWrite::new(pt.into(), ext, ts, now, payload).marker(marker));
+        Ok(())
+    }
+
+    /// The next output; ends with [`WebRtcOutput::Timeout`].
+    pub fn poll_output(&mut self) -> Result<WebRtcOutput> {
+        if let Some(o) = self.queue.pop_front() {
+            return Ok(o);
+        }
+        loop {
+            match self
+                .rtc
+                .poll_output()
+                .map_err(|e| MediaError::WebRtc(e.to_string()))?
+            {
+                Output::Timeout(t) => return Ok(WebRtcOutput::Timeout(t)),
+                Output::Transmit(t) => {
+                    return Ok(WebRtcOutput::Transmit(Transmit {
+                        from: t.source,
+                        to: t.destination,
+                        payload: Bytes::copy_from_slice(&t.contents),
+                    }));
+                }
+                Output::Event(Event::Connected) => return Ok(WebRtcOutput::Connected),
+                Output::Event(Event::MediaAdded(m)) if m.kind == MediaKind::Audio => {
+                    self.mid = Some(m.mid);
+                }
+                Output::Event(Event::RtpPacket(p)) => {
+                    let h = &p.header;
+                    let packet = RtpPacket::build(
+                        *h.payload_type,
+                        h.marker,
+                        h.sequence_number,
+                        h.timestamp,
+                        *h.ssrc,
+                        &p.payload,
+                    );
+                    return Ok(WebRtcOutput::Rtp(packet));
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+}

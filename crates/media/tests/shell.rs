@@ -1,0 +1,153 @@
+//! The I/O shell over real loopback sockets: a worker owns a call and forwards its packets.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use callbridge_media::bridge::{Bridge, BridgeConfig};
+use callbridge_media::codec::Codec;
+use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
+use callbridge_media::packet::RtpPacket;
+use callbridge_media::sdp::{self, LocalMedia};
+use callbridge_media::shell::worker::{self, Worker};
+
+#[test]
+fn worker_forwards_a_plain_rtp_call_over_loopback() {
+    let peers = [
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+    ];
+    let bridge_socks = [
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+    ];
+    let mut legs = Vec::new();
+    for i in 0..2 {
+        let p = peers[i].local_addr().expect("addr");
+        let b = bridge_socks[i].local_addr().expect("addr");
+        let pm = LocalMedia::new(p.ip(), p.port(), vec![Codec::Pcmu]);
+        let bm = LocalMedia::new(b.ip(), b.port(), vec![Codec::Pcmu]);
+        let (_, at_bridge) = sdp::answer_offer(&sdp::create_offer(&pm, 1), &bm, 2).expect("answer");
+        legs.push(
+            RtpLeg::new(RtpLegConfig {
+                local: b,
+                negotiated: at_bridge,
+                latch: LatchMode::FirstValidPacket,
+                ssrc: 0x77 + i as u32,
+                cname: "t".into(),
+                initial_seq: 1,
+                initial_ts: 1,
+            })
+            .expect("leg"),
+        );
+    }
+    let to_a = bridge_socks[0].local_addr().expect("addr");
+    let to_b = bridge_socks[1].local_addr().expect("addr");
+    let leg_b = legs.pop().expect("b");
+    let leg_a = legs.pop().expect("a");
+    let bridge = Bridge::new(
+        leg_a,
+        leg_b,
+        BridgeConfig::new(worker::wall_clock()),
+        worker::now(),
+    )
+    .expect("bridge");
+    let w = Worker::spawn("test-worker").expect("worker");
+    w.add_call(1, bridge, bridge_socks.into_iter().collect())
+        .expect("add");
+
+    peers[1]
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    // Peer B must be latched before it can receive: it speaks first.
+    let hello = RtpPacket::build(0, false, 1, 0, 0xB, &[0xFF; 160]);
+    peers[1].send_to(hello.as_bytes(), to_b).expect("send");
+    for seq in 0..20u16 {
+        let p = RtpPacket::build(0, false, seq, u32::from(seq) * 160, 0xA, &[0xD5; 160]);
+        peers[0].send_to(p.as_bytes(), to_a).expect("send");
+    }
+    let mut got = 0;
+    let mut buf = [0u8; 1500];
+    while got < 20 {
+        let (n, _) = peers[1].recv_from(&mut buf).expect("packet within 5 s");
+        if buf[1] >= 192 && buf[1] <= 223 {
+            continue; // RTCP
+        }
+        let p = RtpPacket::parse(BytesMut::from(&buf[..n])).expect("valid RTP");
+        assert_eq!(p.ssrc, 0x78, "rewritten to the bridge's SSRC on leg B");
+        assert_eq!(p.payload(), &[0xD5; 160]);
+        got += 1;
+    }
+    let r = w.report().expect("report");
+    assert_eq!(r.calls, 1);
+    assert!(r.datagrams_in >= 21 && r.datagrams_out >= 20, "{r:?}");
+    w.remove_call(1).expect("remove");
+    assert_eq!(w.report().expect("report").calls, 0);
+}
+
+fn transcode_bridge() -> (Bridge, Vec<UdpSocket>) {
+    let socks = vec![
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+    ];
+    let mut legs = Vec::new();
+    for (i, codec) in [Codec::Opus, Codec::G722].into_iter().enumerate() {
+        let b = socks[i].local_addr().expect("addr");
+        let pm = LocalMedia::new([127, 0, 0, 1].into(), 9, vec![codec]);
+        let bm = LocalMedia::new(b.ip(), b.port(), vec![codec]);
+        let (_, n) = sdp::answer_offer(&sdp::create_offer(&pm, 1), &bm, 2).expect("answer");
+        legs.push(
+            RtpLeg::new(RtpLegConfig {
+                local: b,
+                negotiated: n,
+                latch: LatchMode::FirstValidPacket,
+                ssrc: 1,
+                cname: "t".into(),
+                initial_seq: 1,
+                initial_ts: 1,
+            })
+            .expect("leg"),
+        );
+    }
+    let b = legs.pop().expect("b");
+    let a = legs.pop().expect("a");
+    (
+        Bridge::new(a, b, BridgeConfig::new(worker::wall_clock()), worker::now()).expect("bridge"),
+        socks,
+    )
+}
+
+#[test]
+fn the_pool_refuses_the_call_that_does_not_fit_with_a_reason() {
+    use callbridge_media::MediaError;
+    use callbridge_media::shell::admission::CallCost;
+    use callbridge_media::shell::pool::WorkerPool;
+
+    // Budget: 80 % of one core; 300 ms/s per transcoded call, so two fit and the third does not.
+    let cost = CallCost {
+        passthrough_us_per_s: 1_000,
+        transcode_us_per_s: 300_000,
+    };
+    let mut pool = WorkerPool::new(1, cost, 0.8).expect("pool");
+    let (b1, s1) = transcode_bridge();
+    let (b2, s2) = transcode_bridge();
+    let (b3, s3) = transcode_bridge();
+    let first = pool.add_call(b1, s1).expect("first call");
+    pool.add_call(b2, s2).expect("second call");
+    match pool.add_call(b3, s3) {
+        Err(MediaError::AtCapacity(reason)) => assert!(reason.contains("Transcode"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let running = pool
+        .workers()
+        .next()
+        .expect("worker")
+        .report()
+        .expect("report")
+        .calls;
+    assert_eq!(running, 2, "the admitted calls keep running");
+    pool.remove_call(first).expect("remove");
+    let (b4, s4) = transcode_bridge();
+    pool.add_call(b4, s4)
+        .expect("fits again after a call ended");
+}

@@ -1,0 +1,233 @@
+//! The WebRTC leg against a second str0m instance playing the browser: offer/answer, ICE
+//! (browser full ICE, us ICE-lite), DTLS-SRTP, then RTP both ways — all in virtual time.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use callbridge_media::codec::Codec;
+use callbridge_media::webrtc::{WebRtcLeg, WebRtcLegConfig, WebRtcOutput};
+use str0m::change::SdpAnswer;
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpWrite;
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+struct Browser {
+    rtc: Rtc,
+    addr: SocketAddr,
+    mid: Mid,
+    connected: bool,
+    received: Vec<(u8, u16, Vec<u8>)>,
+}
+
+fn browser(now: Instant, addr: SocketAddr) -> (Browser, String, str0m::change::SdpPendingOffer) {
+    let mut rtc = Rtc::builder()
+        .set_rtp_mode(true)
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs()
+        .enable_opus(true, false)
+        .build(now);
+    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+    let mut api = rtc.sdp_api();
+    let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let (offer, pending) = api.apply().expect("offer");
+    (
+        Browser {
+            rtc,
+            addr,
+            mid,
+            connected: false,
+            received: Vec::new(),
+        },
+        offer.to_sdp_string(),
+        pending,
+    )
+}
+
+/// Runs both sides until `until` says stop or a minute of virtual time passes.
+fn drive(
+    b: &mut Browser,
+    leg: &mut WebRtcLeg,
+    now: &mut Instant,
+    mut until: impl FnMut(&Browser, bool) -> bool,
+) -> bool {
+    let mut leg_connected = false;
+    let end = *now + Duration::from_secs(60);
+    while *now < end {
+        let mut to_leg = Vec::new();
+        let mut to_browser = Vec::new();
+        let t_b = loop {
+            match b.rtc.poll_output().expect("browser poll") {
+                Output::Timeout(t) => break t,
+                Output::Transmit(t) => to_leg.push((t.source, t.contents.to_vec())),
+                Output::Event(Event::Connected) => b.connected = true,
+                Output::Event(Event::RtpPacket(p)) => {
+                    b.received.push((
+                        *p.header.payload_type,
+                        p.header.sequence_number,
+                        p.payload.to_vec(),
+                    ));
+                }
+                Output::Event(_) => {}
+            }
+        };
+        let t_l = loop {
+            match leg.poll_output().expect("leg poll") {
+                WebRtcOutput::Timeout(t) => break t,
+                WebRtcOutput::Transmit(t) => to_browser.push((t.from, t.payload.to_vec())),
+                WebRtcOutput::Connected => leg_connected = true,
+                WebRtcOutput::Rtp(_) => {}
+            }
+        };
+        let moved = !to_leg.is_empty() || !to_browser.is_empty();
+        for (from, data) in to_leg {
+            leg.receive(from, &data, *now).expect("leg receive");
+        }
+        for (from, data) in to_browser {
+            let input = Input::Receive(
+                *now,
+                Receive {
+                    proto: Protocol::Udp,
+                    source: from,
+                    destination: b.addr,
+                    contents: data.as_slice().try_into().expect("contents"),
+                },
+            );
+            b.rtc.handle_input(input).expect("browser input");
+        }
+        if !moved && until(b, leg_connected) {
+            return true;
+        }
+        if !moved {
+            *now = t_b.min(t_l).max(*now + Duration::from_micros(100));
+            b.rtc
+                .handle_input(Input::Timeout(*now))
+                .expect("browser timeout");
+            leg.handle_timeout(*now).expect("leg timeout");
+        }
+    }
+    false
+}
+
+#[test]
+fn browser_connects_with_ice_lite_dtls_srtp_and_audio_flows_both_ways() {
+    let mut now = common::epoch();
+    let browser_addr: SocketAddr = "192.0.2.50:9000".parse().expect("addr");
+    let public: SocketAddr = "203.0.113.10:40000".parse().expect("addr");
+    let (mut b, offer, pending) = browser(now, browser_addr);
+    let mut leg = WebRtcLeg::new(
+        &WebRtcLegConfig {
+            public_addr: public,
+            codecs: vec![Codec::Opus, Codec::G722, Codec::Pcmu],
+        },
+        now,
+    )
+    .expect("leg");
+    let answer = leg.accept_offer(&offer).expect("answer");
+    assert!(answer.contains("a=ice-lite"), "{answer}");
+    assert!(
+        answer.contains("203.0.113.10 40000"),
+        "our public candidate: {answer}"
+    );
+    b.rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("parse"))
+        .expect("accept");
+    let (codec, pt) = leg.negotiated_codec().expect("codec");
+    assert_eq!(codec, Codec::Opus);
+
+    assert!(
+        drive(&mut b, &mut leg, &mut now, |b, l| b.connected && l),
+        "ICE + DTLS completed"
+    );
+
+    // Leg -> browser: 50 packets of 20 ms, across a sequence wrap.
+    for i in 0..50u16 {
+        let seq = 65_510u16.wrapping_add(i);
+        leg.send_rtp(pt, i == 0, seq, u32::from(i) * 960, &[i as u8; 40], now)
+            .expect("send");
+        now += Duration::from_millis(20);
+        drive(&mut b, &mut leg, &mut now, |_, _| true);
+        leg.handle_timeout(now).expect("timeout");
+    }
+    assert!(
+        drive(&mut b, &mut leg, &mut now, |b, _| b.received.len() >= 50),
+        "browser got {}",
+        b.received.len()
+    );
+    assert!(b.received.iter().all(|(p, _, _)| *p == pt));
+    assert_eq!(b.received[49].2, vec![49u8; 40]);
+
+    // Browser -> leg: the browser writes on the stream its offer announced (a=ssrc); the leg
+    // yields decrypted RTP.
+    let mut got = Vec::new();
+    for i in 0..20u16 {
+        let mut api = b.rtc.direct_api();
+        let stream = api.stream_tx_by_mid(b.mid, None).expect("browser stream");
+        stream.write_rtp(RtpWrite::new(
+            pt.into(),
+            u64::from(i + 1).into(),
+            u32::from(i) * 960,
+            now,
+            &[7u8; 30][..],
+        ));
+        now += Duration::from_millis(20);
+        b.rtc.handle_input(Input::Timeout(now)).expect("timeout");
+        loop {
+            match b.rtc.poll_output().expect("poll") {
+                Output::Transmit(t) => leg.receive(t.source, &t.contents, now).expect("receive"),
+                Output::Timeout(_) => break,
+                Output::Event(_) => {}
+            }
+        }
+        b.rtc.handle_input(Input::Timeout(now)).expect("timeout");
+        loop {
+            match leg.poll_output().expect("poll") {
+                WebRtcOutput::Rtp(p) => got.push(p),
+                WebRtcOutput::Timeout(_) => break,
+                _ => {}
+            }
+        }
+    }
+    assert!(got.len() >= 18, "leg received {} packets", got.len());
+    assert!(got.iter().all(|p| p.pt == pt && p.payload() == [7u8; 30]));
+}
+
+#[test]
+fn telephone_event_offered_by_the_browser_is_negotiated_on_its_payload_type() {
+    let now = common::epoch();
+    let mut builder = Rtc::builder()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs()
+        .enable_opus(true, false);
+    builder.codec_config().add_config(
+        126.into(),
+        None,
+        str0m::format::Codec::Tele,
+        str0m::media::Frequency::FORTY_EIGHT_KHZ,
+        None,
+        str0m::format::FormatParams::parse_line("0-16"),
+    );
+    let mut rtc = builder.build(now);
+    rtc.add_local_candidate(
+        Candidate::host("192.0.2.50:9000".parse().expect("addr"), "udp").expect("cand"),
+    );
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let (offer, _) = api.apply().expect("offer");
+    let public: SocketAddr = "203.0.113.10:40000".parse().expect("addr");
+    let mut leg = WebRtcLeg::new(
+        &WebRtcLegConfig {
+            public_addr: public,
+            codecs: vec![Codec::Opus],
+        },
+        now,
+    )
+    .expect("leg");
+    let answer = leg.accept_offer(&offer.to_sdp_string()).expect("answer");
+    assert!(answer.contains("telephone-event/48000"), "{answer}");
+    assert_eq!(leg.negotiated_dtmf(48_000), Some(126));
+}

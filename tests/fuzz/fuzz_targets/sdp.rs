@@ -1,0 +1,14 @@
+//! SDP offer handling for the SIP leg must never panic, whatever the text.
+#![no_main]
+
+use callbridge_media::codec::Codec;
+use callbridge_media::sdp::{LocalMedia, answer_offer, apply_answer};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let local = LocalMedia::new([127, 0, 0, 1].into(), 4000, vec![Codec::G722, Codec::Pcmu, Codec::Opus])
+        .with_fresh_srtp();
+    let _ = answer_offer(text, &local, 1);
+    let _ = apply_answer(text, &local);
+});
