@@ -48,7 +48,8 @@ fn main() -> anyhow::Result<()> {
         warmup: Duration::from_secs(2),
         measure: Duration::from_secs(args.seconds),
         complexity: args.complexity,
-    })?;
+    })
+    .map_err(|error| anyhow::anyhow!(error))?;
     report::print(&args_line(&args), &result);
     Ok(())
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+/// The load generator's peers report any failure to `main`, which prints it and exits.
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
 use callbridge_media::bridge::{Bridge, BridgeConfig};
 use callbridge_media::codec::Codec;
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
@@ -75,7 +77,7 @@ fn rss_kib() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn frames(codec: Codec, complexity: i32) -> anyhow::Result<Vec<Vec<u8>>> {
+fn frames(codec: Codec, complexity: i32) -> Result<Vec<Vec<u8>>> {
     let rate = codec.sample_rate();
     let n = rate as usize / 50;
     let mut enc = Encoder::new(codec, rate, complexity)?;
@@ -94,7 +96,7 @@ fn frames(codec: Codec, complexity: i32) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
-pub(crate) fn run(plan: Plan) -> anyhow::Result<Outcome> {
+pub(crate) fn run(plan: Plan) -> Result<Outcome> {
     let start = Instant::now();
     let codecs = if plan.transcode {
         [Codec::Opus, Codec::G722]
@@ -135,7 +137,7 @@ pub(crate) fn run(plan: Plan) -> anyhow::Result<Outcome> {
             let offer = sdp::create_offer(&pm, call as u64);
             let (answer, at_bridge) = sdp::answer_offer(&offer, &bm, call as u64)?;
             let at_peer = sdp::apply_answer(&answer, &pm)?;
-            let (ours, theirs) = at_peer.srtp.clone().context("srtp negotiated")?;
+            let (ours, theirs) = at_peer.srtp.clone().ok_or("srtp negotiated")?;
             rx[side].insert(local, SrtpSession::new(&ours, &theirs)?);
             peers.push(TxPeer {
                 to: local,
@@ -159,12 +161,12 @@ pub(crate) fn run(plan: Plan) -> anyhow::Result<Outcome> {
         }
         let mut cfg = BridgeConfig::new(worker::wall_clock());
         cfg.transcode.opus_complexity = plan.complexity;
-        let b = legs.pop().context("leg b")?;
-        let a = legs.pop().context("leg a")?;
+        let b = legs.pop().ok_or("leg b")?;
+        let a = legs.pop().ok_or("leg a")?;
         let bridge = Bridge::new(a, b, cfg, worker::now())?;
         worker.add_call(call as u64, bridge, sockets)?;
-        let pb = peers.pop().context("peer b")?;
-        let pa = peers.pop().context("peer a")?;
+        let pb = peers.pop().ok_or("peer b")?;
+        let pa = peers.pop().ok_or("peer a")?;
         tx.push([pa, pb]);
     }
     // Let the worker take ownership of everything before measuring memory.
@@ -226,15 +228,13 @@ pub(crate) fn run(plan: Plan) -> anyhow::Result<Outcome> {
     }
     let r1 = worker.report()?;
     let rss2 = rss_kib();
-    let sent = sender
-        .join()
-        .map_err(|_| anyhow::anyhow!("sender panicked"))?;
+    let sent = sender.join().map_err(|_| "sender panicked")?;
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
     let mut received = 0;
     let mut latencies = Vec::new();
     for r in receivers {
-        let (n, mut l) = r.join().map_err(|_| anyhow::anyhow!("receiver panicked"))?;
+        let (n, mut l) = r.join().map_err(|_| "receiver panicked")?;
         received += n;
         latencies.append(&mut l);
     }

@@ -3,7 +3,7 @@
 //!
 //! The wire formats follow the shared references `teams-graph.md` and
 //! `sip-direct-routing.md`; section numbers are cited next to each behaviour. Design notes and
-//! the endpoint list are in `crates/sandbox/docs/microsoft.md`.
+//! the endpoint list are in the crate's `README.md`.
 //!
 //! Entry points: [`MicrosoftSandbox::start`] for a bound sandbox (tests, demo), [`router`] for
 //! `oneshot` tests over a [`MicrosoftState`], and [`serve_standalone`] for the CLI.

@@ -5,7 +5,7 @@
 //! codes, statuses, v0 signatures, token formats, rate tiers, retry schedule), so an adapter
 //! that passes against it works against slack.com by changing the base URL and credentials.
 //! Every time it reads comes from the shared [`SandboxClock`]. The route list, and what is
-//! deliberately not emulated, is in the crate's `docs/slack.md`.
+//! deliberately not emulated, is in the crate's `README.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), callbridge_sandbox::slack::SandboxError> {
