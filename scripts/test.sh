@@ -25,3 +25,12 @@ scripts/check-deps.sh
 
 step "cargo test"
 cargo test --workspace --locked
+
+# The fuzz targets are their own workspace (cargo-fuzz layout). On stable they build without
+# coverage instrumentation; a short run of each still feeds random input through the parsers.
+# Continuous fuzzing: `cargo +nightly fuzz run <target>` in tests/fuzz.
+step "fuzz targets: build and smoke-run"
+CARGO_TARGET_DIR=target cargo build --locked --manifest-path tests/fuzz/Cargo.toml
+for target in rtp rtcp sdp srtp_unprotect; do
+    target/debug/"$target" -runs=20000 -seed=1 2>&1 | tail -n 1
+done
