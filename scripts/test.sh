@@ -24,7 +24,9 @@ step "dependency direction"
 scripts/check-deps.sh
 
 step "cargo test"
-cargo test --workspace --locked
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$test_log"
 
 # The fuzz targets are their own workspace (cargo-fuzz layout). On stable they build without
 # coverage instrumentation; a short run of each still feeds random input through the parsers.
@@ -34,3 +36,8 @@ CARGO_TARGET_DIR=target cargo build --locked --manifest-path tests/fuzz/Cargo.to
 for target in rtp rtcp sdp srtp_unprotect; do
     target/debug/"$target" -runs=20000 -seed=1 2>&1 | tail -n 1
 done
+
+# One closing line with the totals of every test binary above.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) {
+        if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i; if ($(i + 1) ~ /^ignored/) g += $i } }
+     END { printf "\nsummary: %d passed, %d failed, %d skipped\n", p, f, g }' "$test_log"
