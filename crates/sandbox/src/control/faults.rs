@@ -47,16 +47,53 @@ pub struct FaultRule {
     pub remaining: Option<u32>,
 }
 
+/// Builds the response of a `status` or `rate_limit` fault for a request path, in the error
+/// shape the platform uses there. `Retry-After` is added by the middleware.
+pub type FaultRenderer = Arc<dyn Fn(&str, StatusCode) -> Response + Send + Sync>;
+
 /// The fault rules in force for one sandbox. Cloning shares them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct Faults {
     rules: Arc<Mutex<Vec<FaultRule>>>,
+    render: FaultRenderer,
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Faults")
+            .field("rules", &self.list())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self::with_renderer(Arc::new(slack_shaped))
+    }
+}
+
+/// Slack's shapes: `{"ok":false,"error":"ratelimited"}` for 429, `{}` otherwise.
+fn slack_shaped(_path: &str, status: StatusCode) -> Response {
+    let body = if status == StatusCode::TOO_MANY_REQUESTS {
+        serde_json::json!({"ok": false, "error": "ratelimited"})
+    } else {
+        serde_json::json!({})
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 impl Faults {
-    /// No faults.
+    /// No faults; fault responses in Slack's shapes.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// No faults; fault responses built by `render` (for platforms with other error shapes).
+    pub fn with_renderer(render: FaultRenderer) -> Self {
+        Self {
+            rules: Arc::default(),
+            render,
+        }
     }
 
     /// Adds a rule; the first matching rule wins, in insertion order.
@@ -116,14 +153,10 @@ pub async fn apply_faults(State(faults): State<Faults>, request: Request, next: 
         }
         Some(FaultAction::Status { status }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            (status, axum::Json(serde_json::json!({}))).into_response()
+            (faults.render)(request.uri().path(), status)
         }
         Some(FaultAction::RateLimit { retry_after_secs }) => {
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(serde_json::json!({"ok": false, "error": "ratelimited"})),
-            )
-                .into_response();
+            let mut response = (faults.render)(request.uri().path(), StatusCode::TOO_MANY_REQUESTS);
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -17,7 +17,7 @@ mod faults;
 mod routes;
 
 pub use clock::SandboxClock;
-pub use faults::{FaultAction, FaultRule, Faults, apply_faults};
+pub use faults::{FaultAction, FaultRenderer, FaultRule, Faults, apply_faults};
 pub use routes::control_router;
 
 /// The path prefix of every scenario control route; platform routes never start with it.

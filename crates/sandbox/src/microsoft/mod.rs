@@ -14,6 +14,7 @@ mod control;
 mod directory;
 mod entra;
 mod error;
+mod faults;
 mod graph;
 mod jwt;
 pub mod phone;

@@ -92,8 +92,8 @@ impl MicrosoftState {
         Ok(Self {
             inner: Arc::new(Inner {
                 directory: Directory::new(seed),
-                clock,
-                faults: Faults::new(),
+                clock: clock.clone(),
+                faults: Faults::with_renderer(super::faults::renderer(clock)),
                 tunables,
                 entra_key: SigningKey::generate()?,
                 bot_key: SigningKey::generate()?,

@@ -4,6 +4,7 @@
 mod auth;
 mod duration;
 mod error;
+pub(crate) use error::GraphError;
 pub(crate) mod notify;
 mod presence;
 pub(crate) mod presence_model;
