@@ -118,23 +118,16 @@ pub(super) async fn authorize_page(
     Path(tenant): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    let (home, app, redirect_uri) = match trusted_client(&state, &tenant, &params) {
-        Ok(found) => found,
-        Err(page) => return *page,
+    let Checked {
+        home,
+        app,
+        redirect_uri,
+        mode,
+        state_param,
+    } = match checked_request(&state, &tenant, &params) {
+        Ok(checked) => checked,
+        Err(response) => return *response,
     };
-    let mode = params.get("response_mode").map_or("query", String::as_str);
-    let state_param = params.get("state").cloned().unwrap_or_default();
-    if let Err(error) = check_request(&params) {
-        return redirect(
-            &redirect_uri,
-            mode,
-            &[
-                ("error", error.0),
-                ("error_description", &error.1),
-                ("state", &state_param),
-            ],
-        );
-    }
     // Silent sign-in: a hinted user who already consented gets a code without a page.
     if params.get("prompt").map(String::as_str) == Some("none") {
         let hinted = params
@@ -203,6 +196,47 @@ pub(super) async fn authorize_page(
 }
 
 /// The parameters a trusted client can still get wrong; answered by redirect.
+/// An authorization request from a trusted client whose parameters passed the checks.
+struct Checked<'s, 'p> {
+    home: &'s TenantSeed,
+    app: &'s AppSeed,
+    redirect_uri: String,
+    /// `query` or `fragment`: how the answer goes back to the redirect URI.
+    mode: &'p str,
+    /// The client's `state`, echoed back exactly.
+    state_param: String,
+}
+
+/// The checks both the consent page and its decision make: an untrusted client gets an error
+/// page (never a redirect), a bad request is redirected back with the OAuth error.
+fn checked_request<'s, 'p>(
+    state: &'s MicrosoftState,
+    tenant: &str,
+    params: &'p Params,
+) -> Result<Checked<'s, 'p>, Box<Response>> {
+    let (home, app, redirect_uri) = trusted_client(state, tenant, params)?;
+    let mode = params.get("response_mode").map_or("query", String::as_str);
+    let state_param = params.get("state").cloned().unwrap_or_default();
+    if let Err(error) = check_request(params) {
+        return Err(Box::new(redirect(
+            &redirect_uri,
+            mode,
+            &[
+                ("error", error.0),
+                ("error_description", &error.1),
+                ("state", &state_param),
+            ],
+        )));
+    }
+    Ok(Checked {
+        home,
+        app,
+        redirect_uri,
+        mode,
+        state_param,
+    })
+}
+
 fn check_request(params: &Params) -> Result<(), (&'static str, String)> {
     if params.get("response_type").map(String::as_str) != Some("code") {
         return Err((
@@ -277,23 +311,16 @@ pub(super) async fn authorize_decision(
     body: Bytes,
 ) -> Response {
     let params: Params = url::form_urlencoded::parse(&body).into_owned().collect();
-    let (home, app, redirect_uri) = match trusted_client(&state, &tenant, &params) {
-        Ok(found) => found,
-        Err(page) => return *page,
+    let Checked {
+        home,
+        app,
+        redirect_uri,
+        mode,
+        state_param,
+    } = match checked_request(&state, &tenant, &params) {
+        Ok(checked) => checked,
+        Err(response) => return *response,
     };
-    let mode = params.get("response_mode").map_or("query", String::as_str);
-    let state_param = params.get("state").cloned().unwrap_or_default();
-    if let Err(error) = check_request(&params) {
-        return redirect(
-            &redirect_uri,
-            mode,
-            &[
-                ("error", error.0),
-                ("error_description", &error.1),
-                ("state", &state_param),
-            ],
-        );
-    }
     let user = params
         .get("sandbox_user")
         .and_then(|id| home.users.iter().find(|u| &u.id == id));
