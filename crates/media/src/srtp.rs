@@ -177,7 +177,7 @@ impl SrtpSession {
                 "SRTP suites differ between directions".into(),
             ));
         }
-        let provider = rtc_crypto::providers::AwsLcRsProvider::new();
+        let provider = rtc_crypto::providers::RingProvider::new();
         let make = |attr: &CryptoAttribute, replay: bool| {
             let (key, salt) = attr.key_salt.split_at(16);
             let (rtp_opt, rtcp_opt) = if replay {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtc_srtp::context::Context;
-use rtc_srtp::crypto::providers::AwsLcRsCrypto;
+use rtc_srtp::crypto::providers::RingCrypto;
 use rtc_srtp::protection_profile::ProtectionProfile;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -111,7 +111,7 @@ fn context(key: &SrtpKey) -> Option<Context> {
         profile,
         None,
         None,
-        &AwsLcRsCrypto,
+        &RingCrypto,
     )
     .ok()
 }
