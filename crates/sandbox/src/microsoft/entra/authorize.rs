@@ -81,16 +81,7 @@ fn redirect(redirect_uri: &str, mode: &str, pairs: &[(&str, &str)]) -> Response 
         .extend_pairs(pairs)
         .finish();
     if mode == "form_post" {
-        let inputs: String = pairs
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    r#"<input type="hidden" name="{}" value="{}">"#,
-                    escape(k),
-                    escape(v)
-                )
-            })
-            .collect();
+        let inputs: String = hidden_inputs(pairs.iter().copied());
         let page = format!(
             r#"<!doctype html><body onload="document.forms[0].submit()"><form method="post" action="{}">{inputs}</form></body>"#,
             escape(redirect_uri)
@@ -110,6 +101,19 @@ fn redirect(redirect_uri: &str, mode: &str, pairs: &[(&str, &str)]) -> Response 
         response.headers_mut().insert(header::LOCATION, value);
     }
     response
+}
+
+/// Hidden form fields carrying `pairs`, escaped, for the pages that post values onward.
+fn hidden_inputs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    pairs
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect()
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`: checks the request and shows the consent page.
@@ -161,16 +165,7 @@ pub(super) async fn authorize_page(
             ),
         };
     }
-    let hidden: String = params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                r#"<input type="hidden" name="{}" value="{}">"#,
-                escape(k),
-                escape(v)
-            )
-        })
-        .collect();
+    let hidden: String = hidden_inputs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let users: String = home
         .users
         .iter()
@@ -388,16 +383,7 @@ fn consent_page(state: &MicrosoftState, tenant: &str, params: &Params, v2: bool)
             ],
         );
     }
-    let hidden: String = params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                r#"<input type="hidden" name="{}" value="{}">"#,
-                escape(k),
-                escape(v)
-            )
-        })
-        .collect();
+    let hidden: String = hidden_inputs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let page = format!(
         r#"<!doctype html><title>Permissions requested - Accept for your organization</title>
 <h1>{} needs permission to access resources in your organization</h1><p>{}</p>

@@ -163,19 +163,8 @@ impl SipProxy {
                 )
                 .await;
         };
-        let offer = match sdp::parse(&String::from_utf8_lossy(&request.body)) {
-            Ok(offer) => offer,
-            Err(problem) => {
-                return self
-                    .reject(
-                        peer,
-                        &request,
-                        488,
-                        "Not Acceptable Here",
-                        Some(problem.as_str()),
-                    )
-                    .await;
-            }
+        let Some(offer) = self.offer_or_488(peer, &request).await else {
+            return;
         };
         let held = offer.direction == Direction::Inactive;
         if let Some(media) = &dialog.media {

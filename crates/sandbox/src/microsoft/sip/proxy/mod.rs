@@ -183,6 +183,25 @@ impl SipProxy {
         self.sender.send(peer, &response).await;
     }
 
+    /// The request's SDP offer, or `None` once it has been answered 488 with the parse problem
+    /// in a `Warning`.
+    async fn offer_or_488(&self, peer: Peer, request: &SipMessage) -> Option<sdp::AudioOffer> {
+        match sdp::parse(&String::from_utf8_lossy(&request.body)) {
+            Ok(offer) => Some(offer),
+            Err(problem) => {
+                self.reject(
+                    peer,
+                    request,
+                    488,
+                    "Not Acceptable Here",
+                    Some(problem.as_str()),
+                )
+                .await;
+                None
+            }
+        }
+    }
+
     async fn reject(
         &self,
         peer: Peer,
