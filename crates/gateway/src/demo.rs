@@ -1,9 +1,11 @@
 //! `callbridge demo`: a complete gateway on embedded defaults, with a configuration generated on
 //! first start in a data directory (SQLite store, a fresh secret key, an admin token).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use callbridge_store::{KeyId, SecretKey};
+use tokio::net::TcpListener;
 
 use crate::GatewayError;
 use crate::config::{Config, ConfigError};
@@ -25,13 +27,31 @@ pub fn prepare(data_dir: &Path, port: u16) -> Result<(Config, PathBuf), GatewayE
     let env = std::env::vars().filter(|(name, _)| name.starts_with(crate::config::ENV_PREFIX));
     let mut config = Config::load(&path, env)?;
     config.listen.set_port(port);
+    Ok((config, path))
+}
+
+/// Binds the demo's listen address, or any free loopback port when it is taken, and points
+/// `listen` and `public_url` at the address actually bound (they must never disagree).
+pub async fn bind(config: &mut Config) -> Result<TcpListener, GatewayError> {
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(_) => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: config.listen,
+                source,
+            })?,
+    };
+    config.listen = listener
+        .local_addr()
+        .map_err(|e| GatewayError::Io("reading the bound address", e))?;
     config.public_url = url::Url::parse(&format!("http://{}/", config.listen)).map_err(|e| {
         ConfigError::Invalid {
             key: "server.listen".into(),
             reason: e.to_string(),
         }
     })?;
-    Ok((config, path))
+    Ok(listener)
 }
 
 fn generate(port: u16) -> Result<String, GatewayError> {

@@ -10,7 +10,6 @@ use callbridge::{demo, telemetry};
 use callbridge_sandbox::microsoft::{MicrosoftConfig, MicrosoftSandbox, MicrosoftSeed};
 use callbridge_sandbox::slack::SlackSeed;
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
 
 /// callbridge: one-to-one calls and presence between Slack and Microsoft Teams.
 #[derive(Parser)]
@@ -108,13 +107,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { data_dir, port } => {
             let (mut config, path) = demo::prepare(&data_dir, port)?;
             telemetry::init_logging(config.log_format, &config.log_level);
-            let listener = match TcpListener::bind(config.listen).await {
-                Ok(listener) => listener,
-                Err(_) => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-                    .await
-                    .context("binding any loopback port")?,
-            };
-            config.listen = listener.local_addr()?;
+            let listener = demo::bind(&mut config).await?;
             let store = open_store(&config).await?;
             let gateway = Gateway::with_listener(listener, &config, store);
             let base = format!("http://{}", config.listen);
