@@ -1,20 +1,27 @@
 //! Printing a load run's figures.
 
+use std::time::Duration;
+
 use crate::peers::Outcome;
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
 
 /// Prints the run's figures, one per line.
 pub(crate) fn print(args: &str, o: &Outcome) {
-    let secs = o.measured.as_secs_f64();
-    let cpu = o.worker_cpu.as_secs_f64();
+    let w = &o.worker;
+    let secs = o.plan.measure.as_secs_f64();
+    let cpu = w.cpu.as_secs_f64();
     let utilisation = cpu / secs;
     println!("run: {args}");
     println!(
         "forwarded packets/s (worker out): {:.0}",
-        o.datagrams_out as f64 / secs
+        w.datagrams_out as f64 / secs
     );
     println!(
         "received packets/s (worker in):  {:.0}",
-        o.datagrams_in as f64 / secs
+        w.datagrams_in as f64 / secs
     );
     println!(
         "worker CPU: {cpu:.3} s over {secs:.1} s = {:.1} % of a core",
@@ -22,42 +29,61 @@ pub(crate) fn print(args: &str, o: &Outcome) {
     );
     println!(
         "CPU per call: {:.1} us per second of call",
-        cpu * 1e6 / secs / o.calls as f64
+        cpu * 1e6 / secs / o.plan.calls.max(1) as f64
     );
     if utilisation > 0.0 {
         println!(
             "calls per core (extrapolated): {:.0}",
-            o.calls as f64 / utilisation
+            o.plan.calls as f64 / utilisation
         );
     }
     println!(
-        "loss: sent {} received {} ({:.4} %)",
-        o.sent,
-        o.received,
-        o.loss_percent()
+        "system calls per datagram: receive {:.2}, send {:.2}",
+        w.recv_calls as f64 / w.datagrams_in.max(1) as f64,
+        w.send_calls as f64 / w.datagrams_out.max(1) as f64
     );
-    match (o.latency_p50, o.latency_p99) {
-        (Some(p50), Some(p99)) => println!(
-            "added latency (send->receive through the worker, loopback): p50 {:.1} us, p99 {:.1} us",
-            p50.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6
+    println!("far ends' CPU: {:.1} % of a core", o.peer_cpu_share * 100.0);
+    let t = &o.tally;
+    println!(
+        "loss: sent {} received {} ({:.4} %); kernel drops at the bridge's sockets {}, at the far ends' {}",
+        t.sent,
+        t.received,
+        o.loss_percent(),
+        o.drops_at_bridge.map_or("n/a".into(), |d| d.to_string()),
+        o.drops_at_peers.map_or("n/a".into(), |d| d.to_string()),
+    );
+    if t.send_failures > 0 || t.bad_arrivals > 0 {
+        println!(
+            "far ends: {} sends refused, {} arrivals failed SRTP/RTP",
+            t.send_failures, t.bad_arrivals
+        );
+    }
+    match (o.latency(0.5), o.latency(0.99), o.latency(0.999)) {
+        (Some(p50), Some(p99), Some(p999)) => println!(
+            "added latency (send stamp -> kernel arrival stamp, through the worker): p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
+            us(p50),
+            us(p99),
+            us(p999)
         ),
-        _ => println!(
-            "added latency: per-packet matching not possible on this path (payload re-encoded)"
-        ),
+        _ => println!("added latency: no per-packet stamps on this path (payload re-encoded)"),
     }
     println!(
         "in-worker latency per received datagram (read -> bridge -> sends done): p50 {} us, p99 {} us",
-        o.in_worker_p50.as_micros(),
-        o.in_worker_p99.as_micros()
+        w.in_worker_p50.as_micros(),
+        w.in_worker_p99.as_micros()
+    );
+    println!(
+        "deadline -> sends done (transcode: added beyond the jitter buffer): p50 {} us, p99 {} us",
+        w.timer_p50.as_micros(),
+        w.timer_p99.as_micros()
     );
     println!(
         "RSS per call: {:.1} KiB (bridges + sockets, measured before traffic)",
         o.rss_per_call_kib
     );
     println!(
-        "RSS per call after run: {:.1} KiB",
+        "RSS per call after run: {:.1} KiB (includes the far ends' per-call state)",
         o.rss_per_call_after_kib
     );
-    println!("worker send errors: {}", o.send_errors);
+    println!("worker send errors: {}", w.send_errors);
 }

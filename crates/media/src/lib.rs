@@ -19,7 +19,7 @@
 //! time is an input and [`clock::WallClock`] is a reading the shell hands in.
 //!
 //! May depend on: media crates (str0m, rtc-*, opus, ezk-g722) and, for the I/O shell only,
-//! `mio` and `quinn-udp`. No async runtime, HTTP, database or adapter.
+//! `mio`, `quinn-udp` and `nix` (thread pinning). No async runtime, HTTP, database or adapter.
 //!
 //! # Run loop
 //!

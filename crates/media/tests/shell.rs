@@ -1,30 +1,41 @@
 //! The I/O shell over real loopback sockets: a worker owns a call and forwards its packets.
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use callbridge_media::MediaError;
 use callbridge_media::bridge::{Bridge, BridgeConfig};
 use callbridge_media::codec::Codec;
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
-use callbridge_media::packet::RtpPacket;
+use callbridge_media::packet::{RtpPacket, is_rtcp};
 use callbridge_media::sdp::{self, LocalMedia};
 use callbridge_media::shell::worker::{self, Worker};
 
-#[test]
-fn worker_forwards_a_plain_rtp_call_over_loopback() {
+/// A plain-RTP PCMU call between two loopback peers, not yet handed to a worker.
+struct LoopbackCall {
+    bridge: Bridge,
+    /// The far ends of leg A and leg B.
+    peers: [UdpSocket; 2],
+    /// The bridge's sockets for leg A and leg B.
+    sockets: Vec<UdpSocket>,
+    /// Where the far ends send to reach the bridge.
+    to: [SocketAddr; 2],
+}
+
+fn loopback_call(latch: LatchMode) -> LoopbackCall {
     let peers = [
         UdpSocket::bind("127.0.0.1:0").expect("bind"),
         UdpSocket::bind("127.0.0.1:0").expect("bind"),
     ];
-    let bridge_socks = [
+    let sockets = vec![
         UdpSocket::bind("127.0.0.1:0").expect("bind"),
         UdpSocket::bind("127.0.0.1:0").expect("bind"),
     ];
     let mut legs = Vec::new();
     for i in 0..2 {
         let p = peers[i].local_addr().expect("addr");
-        let b = bridge_socks[i].local_addr().expect("addr");
+        let b = sockets[i].local_addr().expect("addr");
         let pm = LocalMedia::new(p.ip(), p.port(), vec![Codec::Pcmu]);
         let bm = LocalMedia::new(b.ip(), b.port(), vec![Codec::Pcmu]);
         let (_, at_bridge) = sdp::answer_offer(&sdp::create_offer(&pm, 1), &bm, 2).expect("answer");
@@ -32,7 +43,7 @@ fn worker_forwards_a_plain_rtp_call_over_loopback() {
             RtpLeg::new(RtpLegConfig {
                 local: b,
                 negotiated: at_bridge,
-                latch: LatchMode::FirstValidPacket,
+                latch,
                 ssrc: 0x77 + i as u32,
                 cname: "t".into(),
                 initial_seq: 1,
@@ -41,8 +52,10 @@ fn worker_forwards_a_plain_rtp_call_over_loopback() {
             .expect("leg"),
         );
     }
-    let to_a = bridge_socks[0].local_addr().expect("addr");
-    let to_b = bridge_socks[1].local_addr().expect("addr");
+    let to = [
+        sockets[0].local_addr().expect("addr"),
+        sockets[1].local_addr().expect("addr"),
+    ];
     let leg_b = legs.pop().expect("b");
     let leg_a = legs.pop().expect("a");
     let bridge = Bridge::new(
@@ -52,37 +65,109 @@ fn worker_forwards_a_plain_rtp_call_over_loopback() {
         worker::now(),
     )
     .expect("bridge");
-    let w = Worker::spawn("test-worker").expect("worker");
-    w.add_call(1, bridge, bridge_socks.into_iter().collect())
-        .expect("add");
+    for p in &peers {
+        p.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+    }
+    LoopbackCall {
+        bridge,
+        peers,
+        sockets,
+        to,
+    }
+}
 
-    peers[1]
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+/// The next RTP packet (RTCP skipped) a peer receives, within 5 s.
+fn next_rtp(peer: &UdpSocket) -> RtpPacket {
+    let mut buf = [0u8; 1500];
+    loop {
+        let (n, _) = peer.recv_from(&mut buf).expect("packet within 5 s");
+        if !is_rtcp(&buf[..n]) {
+            return RtpPacket::parse(BytesMut::from(&buf[..n])).expect("valid RTP");
+        }
+    }
+}
+
+#[test]
+fn worker_forwards_a_plain_rtp_call_over_loopback() {
+    let call = loopback_call(LatchMode::FirstValidPacket);
+    let w = Worker::spawn("test-worker").expect("worker");
+    w.add_call(1, call.bridge, call.sockets).expect("add");
+
     // Peer B must be latched before it can receive: it speaks first.
     let hello = RtpPacket::build(0, false, 1, 0, 0xB, &[0xFF; 160]);
-    peers[1].send_to(hello.as_bytes(), to_b).expect("send");
+    call.peers[1]
+        .send_to(hello.as_bytes(), call.to[1])
+        .expect("send");
     for seq in 0..20u16 {
         let p = RtpPacket::build(0, false, seq, u32::from(seq) * 160, 0xA, &[0xD5; 160]);
-        peers[0].send_to(p.as_bytes(), to_a).expect("send");
+        call.peers[0]
+            .send_to(p.as_bytes(), call.to[0])
+            .expect("send");
     }
-    let mut got = 0;
-    let mut buf = [0u8; 1500];
-    while got < 20 {
-        let (n, _) = peers[1].recv_from(&mut buf).expect("packet within 5 s");
-        if buf[1] >= 192 && buf[1] <= 223 {
-            continue; // RTCP
-        }
-        let p = RtpPacket::parse(BytesMut::from(&buf[..n])).expect("valid RTP");
+    for _ in 0..20 {
+        let p = next_rtp(&call.peers[1]);
         assert_eq!(p.ssrc, 0x78, "rewritten to the bridge's SSRC on leg B");
         assert_eq!(p.payload(), &[0xD5; 160]);
-        got += 1;
     }
     let r = w.report().expect("report");
     assert_eq!(r.calls, 1);
     assert!(r.datagrams_in >= 21 && r.datagrams_out >= 20, "{r:?}");
     w.remove_call(1).expect("remove");
     assert_eq!(w.report().expect("report").calls, 0);
+}
+
+#[test]
+fn a_lone_datagram_costs_one_receive_call_not_a_second_that_finds_nothing() {
+    let call = loopback_call(LatchMode::SdpAddressOnly);
+    let w = Worker::spawn("test-worker").expect("worker");
+    w.add_call(1, call.bridge, call.sockets).expect("add");
+    for seq in 0..10u16 {
+        let p = RtpPacket::build(0, false, seq, u32::from(seq) * 160, 0xA, &[0xD5; 160]);
+        call.peers[0]
+            .send_to(p.as_bytes(), call.to[0])
+            .expect("send");
+        // Wait for it to come out, so every datagram arrives at an idle worker on its own.
+        assert_eq!(next_rtp(&call.peers[1]).seq, 1 + seq);
+    }
+    let r = w.report().expect("report");
+    assert_eq!(r.datagrams_in, 10, "{r:?}");
+    assert_eq!(r.recv_calls, 10, "one recvmmsg per wake-up: {r:?}");
+}
+
+#[test]
+fn a_burst_for_one_destination_leaves_in_one_gso_send() {
+    let call = loopback_call(LatchMode::SdpAddressOnly);
+    // Queue the burst before the worker owns the socket, so it reads all of it in one batch.
+    for seq in 0..20u16 {
+        let p = RtpPacket::build(0, false, seq, u32::from(seq) * 160, 0xA, &[0xD5; 160]);
+        call.peers[0]
+            .send_to(p.as_bytes(), call.to[0])
+            .expect("send");
+    }
+    let w = Worker::spawn("test-worker").expect("worker");
+    w.add_call(1, call.bridge, call.sockets).expect("add");
+    for seq in 0..20u16 {
+        let p = next_rtp(&call.peers[1]);
+        assert_eq!(p.seq, 1 + seq, "each datagram arrives on its own, in order");
+        assert_eq!(p.payload(), &[0xD5; 160]);
+    }
+    let r = w.report().expect("report");
+    assert!(r.datagrams_out >= 20, "{r:?}");
+    assert!(
+        r.send_calls + 15 <= r.datagrams_out,
+        "20 datagrams to one peer should share a few sends: {r:?}"
+    );
+}
+
+#[test]
+fn a_worker_pins_to_a_cpu_or_says_why_not() {
+    let w = Worker::spawn_pinned("pinned-worker", 0).expect("CPU 0 exists");
+    assert_eq!(w.report().expect("report").calls, 0);
+    match Worker::spawn_pinned("nowhere", 100_000) {
+        Err(MediaError::Misconfigured(reason)) => assert!(reason.contains("100000"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 fn transcode_bridge() -> (Bridge, Vec<UdpSocket>) {
@@ -119,7 +204,6 @@ fn transcode_bridge() -> (Bridge, Vec<UdpSocket>) {
 
 #[test]
 fn the_pool_refuses_the_call_that_does_not_fit_with_a_reason() {
-    use callbridge_media::MediaError;
     use callbridge_media::shell::admission::CallCost;
     use callbridge_media::shell::pool::WorkerPool;
 
@@ -128,7 +212,8 @@ fn the_pool_refuses_the_call_that_does_not_fit_with_a_reason() {
         passthrough_us_per_s: 1_000,
         transcode_us_per_s: 300_000,
     };
-    let mut pool = WorkerPool::new(1, cost, 0.8).expect("pool");
+    // Pinned, as a deployment runs it: one worker on CPU 0.
+    let mut pool = WorkerPool::pinned(1, cost, 0.8).expect("pool");
     let (b1, s1) = transcode_bridge();
     let (b2, s2) = transcode_bridge();
     let (b3, s3) = transcode_bridge();

@@ -26,20 +26,35 @@ pub struct WorkerPool {
 }
 
 impl WorkerPool {
-    /// Starts `n` workers, each with a budget of `max_utilization` of a core.
+    /// Starts `n` workers, each with a budget of `max_utilization` of a core; the scheduler
+    /// places them.
     pub fn new(n: usize, cost: CallCost, max_utilization: f64) -> Result<Self> {
+        Self::start(n, cost, max_utilization, |i| {
+            Worker::spawn(&format!("media-{i}"))
+        })
+    }
+
+    /// Starts `n` workers pinned to CPUs `0..n`, one each: a worker's calls keep one core's
+    /// caches and its budget is that core's time.
+    pub fn pinned(n: usize, cost: CallCost, max_utilization: f64) -> Result<Self> {
+        Self::start(n, cost, max_utilization, |i| {
+            Worker::spawn_pinned(&format!("media-{i}"), i)
+        })
+    }
+
+    fn start(
+        n: usize,
+        cost: CallCost,
+        max_utilization: f64,
+        spawn: impl Fn(usize) -> Result<Worker>,
+    ) -> Result<Self> {
         if n == 0 {
             return Err(MediaError::Misconfigured(
                 "a worker pool needs at least one worker".into(),
             ));
         }
         let workers = (0..n)
-            .map(|i| {
-                Ok((
-                    Worker::spawn(&format!("media-{i}"))?,
-                    Admission::new(cost, max_utilization),
-                ))
-            })
+            .map(|i| Ok((spawn(i)?, Admission::new(cost, max_utilization))))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             workers,

@@ -17,6 +17,10 @@ use crate::bridge::{Bridge, Input, Output};
 use crate::clock::WallClock;
 use crate::error::{MediaError, Result};
 use crate::event::MediaEvent;
+use crate::leg::Transmit;
+
+use super::affinity::pin_current_thread;
+use super::histogram::LatencyHistogram;
 
 /// Identifies a call within the process.
 pub type CallId = u64;
@@ -61,44 +65,16 @@ pub struct WorkerReport {
     pub in_worker_p50: Duration,
     /// 99th percentile of the same.
     pub in_worker_p99: Duration,
-}
-
-/// Histogram of in-worker latency in 1 µs buckets up to 10 ms (the last bucket collects more).
-#[derive(Clone)]
-struct LatencyHistogram {
-    buckets: Vec<u64>,
-    count: u64,
-}
-
-impl LatencyHistogram {
-    const BUCKETS: usize = 10_001;
-
-    fn new() -> Self {
-        Self {
-            buckets: vec![0; Self::BUCKETS],
-            count: 0,
-        }
-    }
-
-    fn record(&mut self, d: Duration, n: u64) {
-        let us = usize::try_from(d.as_micros())
-            .unwrap_or(usize::MAX)
-            .min(Self::BUCKETS - 1);
-        self.buckets[us] += n;
-        self.count += n;
-    }
-
-    fn percentile(&self, p: f64) -> Duration {
-        let target = (self.count as f64 * p).ceil() as u64;
-        let mut seen = 0;
-        for (us, &n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= target && n > 0 {
-                return Duration::from_micros(us as u64);
-            }
-        }
-        Duration::ZERO
-    }
+    /// Median time from a bridge's deadline (a transcoder's 20 ms pacing tick, an RTCP report)
+    /// to the end of the sends it produced: timer lateness plus decode, encode and protect.
+    /// On the transcode path this is the latency added beyond the jitter buffer.
+    pub timer_p50: Duration,
+    /// 99th percentile of the same.
+    pub timer_p99: Duration,
+    /// Receive system calls made (each may return a batch of datagrams).
+    pub recv_calls: u64,
+    /// Send system calls made (each may carry several datagrams through GSO).
+    pub send_calls: u64,
 }
 
 enum Command {
@@ -122,18 +98,36 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts a worker thread.
+    /// Starts a worker thread that the scheduler may move between CPUs.
     pub fn spawn(name: &str) -> Result<Self> {
+        Self::start(name, None)
+    }
+
+    /// Starts a worker thread pinned to `cpu`, so its calls stay in one core's caches and its
+    /// CPU time is that core's. Fails if the thread cannot be pinned.
+    pub fn spawn_pinned(name: &str, cpu: usize) -> Result<Self> {
+        Self::start(name, Some(cpu))
+    }
+
+    fn start(name: &str, cpu: Option<usize>) -> Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = mpsc::channel();
         let (etx, erx) = mpsc::channel();
+        let (started_tx, started) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                let mut l = Loop::new(poll, rx, etx);
-                l.run();
+                let pinned = cpu.map_or(Ok(()), pin_current_thread);
+                let ok = pinned.is_ok();
+                let _ = started_tx.send(pinned);
+                if ok {
+                    Loop::new(poll, rx, etx).run();
+                }
             })?;
+        started
+            .recv()
+            .map_err(|_| MediaError::ApiMisuse("worker thread died while starting"))??;
         Ok(Self {
             tx,
             waker,
@@ -217,10 +211,80 @@ struct Loop {
     free: Vec<usize>,
     by_id: HashMap<CallId, usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    bufs: Vec<[u8; BUF]>,
+    bufs: Box<[[u8; BUF]; BATCH]>,
+    batch: SendBatch,
     report: WorkerReport,
     latency: LatencyHistogram,
+    timer_latency: LatencyHistogram,
     stop: bool,
+}
+
+/// Datagrams for one destination from one socket, all of one size, waiting to leave in a
+/// single GSO send. Its buffer is kept between batches so sending allocates nothing.
+struct SendBatch {
+    leg: usize,
+    to: SocketAddr,
+    segment: usize,
+    count: usize,
+    buf: Vec<u8>,
+}
+
+impl SendBatch {
+    /// GSO caps a send at 64 KiB of payload.
+    const MAX_BYTES: usize = 65_000;
+
+    fn new() -> Self {
+        Self {
+            leg: 0,
+            to: SocketAddr::from(([0, 0, 0, 0], 0)),
+            segment: 0,
+            count: 0,
+            buf: Vec::with_capacity(Self::MAX_BYTES),
+        }
+    }
+
+    /// Whether `t`, leaving through leg `leg`, can join the datagrams already here.
+    fn fits(&self, leg: usize, t: &Transmit, max_segments: usize) -> bool {
+        self.count > 0
+            && self.leg == leg
+            && self.to == t.to
+            && self.segment == t.payload.len()
+            && self.count < max_segments
+            && self.buf.len() + t.payload.len() <= Self::MAX_BYTES
+    }
+
+    fn push(&mut self, leg: usize, t: &Transmit) {
+        if self.count == 0 {
+            self.leg = leg;
+            self.to = t.to;
+            self.segment = t.payload.len();
+        }
+        self.buf.extend_from_slice(&t.payload);
+        self.count += 1;
+    }
+
+    /// Sends what is waiting, as one datagram or one GSO train.
+    fn flush(&mut self, legs: &[Leg], report: &mut WorkerReport) {
+        if self.count == 0 {
+            return;
+        }
+        if let Some(leg) = legs.get(self.leg) {
+            let tx = UdpTransmit {
+                destination: self.to,
+                ecn: None,
+                contents: &self.buf,
+                segment_size: (self.count > 1).then_some(self.segment),
+                src_ip: None,
+            };
+            report.send_calls += 1;
+            match leg.state.try_send((&leg.socket).into(), &tx) {
+                Ok(()) => report.datagrams_out += self.count as u64,
+                Err(_) => report.send_errors += self.count as u64,
+            }
+        }
+        self.buf.clear();
+        self.count = 0;
+    }
 }
 
 impl Loop {
@@ -237,9 +301,11 @@ impl Loop {
             free: Vec::new(),
             by_id: HashMap::new(),
             timers: BinaryHeap::new(),
-            bufs: vec![[0u8; BUF]; BATCH],
+            bufs: Box::new([[0u8; BUF]; BATCH]),
+            batch: SendBatch::new(),
             report: WorkerReport::default(),
             latency: LatencyHistogram::new(),
+            timer_latency: LatencyHistogram::new(),
             stop: false,
         }
     }
@@ -288,6 +354,8 @@ impl Loop {
                     r.cpu = thread_cpu_time();
                     r.in_worker_p50 = self.latency.percentile(0.5);
                     r.in_worker_p99 = self.latency.percentile(0.99);
+                    r.timer_p50 = self.timer_latency.percentile(0.5);
+                    r.timer_p99 = self.timer_latency.percentile(0.99);
                     let _ = tx.send(r);
                 }
                 Command::Stop => self.stop = true,
@@ -357,8 +425,8 @@ impl Loop {
             };
             let Some(l) = slot.legs.get(leg) else { return };
             let local = l.local;
-            let mut slices: Vec<IoSliceMut<'_>> =
-                self.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            let mut slices = self.bufs.each_mut().map(|b| IoSliceMut::new(b));
+            self.report.recv_calls += 1;
             let n = match l.state.recv((&l.socket).into(), &mut slices, &mut metas) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -367,7 +435,6 @@ impl Loop {
                     return;
                 }
             };
-            drop(slices);
             let at = now();
             let mut datagrams = 0;
             for (meta, buf) in metas.iter().zip(self.bufs.iter()).take(n) {
@@ -386,6 +453,11 @@ impl Loop {
             self.drain(idx);
             self.latency
                 .record(now().saturating_duration_since(at), datagrams);
+            if n < BATCH {
+                // The queue was emptied: a datagram arriving from now on raises a new readiness
+                // edge, so asking again would only cost a system call that returns EAGAIN.
+                return;
+            }
         }
     }
 
@@ -404,9 +476,13 @@ impl Loop {
             }
             let _ = slot.bridge.handle_input(Input::Timeout, t);
             self.drain(idx);
+            self.timer_latency
+                .record(now().saturating_duration_since(at), 1);
         }
     }
 
+    /// Runs a bridge's outputs: sends (datagrams for one destination coalesced into one GSO
+    /// send), events, and its next deadline.
     fn drain(&mut self, idx: usize) {
         let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
             return;
@@ -414,25 +490,20 @@ impl Loop {
         loop {
             match slot.bridge.poll_output() {
                 Output::Transmit(t) => {
-                    let Some(leg) = slot.legs.iter().find(|l| l.local == t.from) else {
+                    let Some(leg) = slot.legs.iter().position(|l| l.local == t.from) else {
                         continue;
                     };
-                    let tx = UdpTransmit {
-                        destination: t.to,
-                        ecn: None,
-                        contents: &t.payload,
-                        segment_size: None,
-                        src_ip: None,
-                    };
-                    match leg.state.try_send((&leg.socket).into(), &tx) {
-                        Ok(()) => self.report.datagrams_out += 1,
-                        Err(_) => self.report.send_errors += 1,
+                    let max_segments = slot.legs[leg].state.max_gso_segments();
+                    if !self.batch.fits(leg, &t, max_segments) {
+                        self.batch.flush(&slot.legs, &mut self.report);
                     }
+                    self.batch.push(leg, &t);
                 }
                 Output::Event(e) => {
                     let _ = self.events_out.send((slot.id, e));
                 }
                 Output::Timeout(at) => {
+                    self.batch.flush(&slot.legs, &mut self.report);
                     if at != slot.deadline {
                         slot.deadline = at;
                         self.timers.push(Reverse((at, idx)));
@@ -445,7 +516,7 @@ impl Loop {
 }
 
 /// CPU time of the calling thread (Linux `schedstat`), zero where unavailable.
-fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| {
