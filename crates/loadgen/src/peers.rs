@@ -12,7 +12,7 @@ use callbridge_media::transcode::codecs::Encoder;
 use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::Result;
-use crate::kernel::udp_drops;
+use crate::kernel::{cpu_busy, udp_drops};
 use crate::setup;
 use crate::traffic::{self, Payloads, Tally, Window, wall_ns};
 
@@ -43,6 +43,9 @@ pub(crate) struct Outcome {
     /// the measured window.
     pub(crate) drops_at_bridge: Option<u64>,
     pub(crate) drops_at_peers: Option<u64>,
+    /// How busy the worker's CPU was during the window, for any reason: the worker plus the
+    /// softirq work of delivering its sends, which the kernel charges to no thread.
+    pub(crate) worker_core_busy: Option<Duration>,
     pub(crate) rss_per_call_kib: f64,
     pub(crate) rss_per_call_after_kib: f64,
 }
@@ -138,11 +141,14 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
     sleep_until(window_start);
     let r0 = worker.report()?;
     let (bd0, pd0) = (udp_drops(&bridge_ports), udp_drops(&peer_ports));
+    let busy0 = plan.worker_cpu.and_then(cpu_busy);
     sleep_until(window_end);
     let r1 = worker.report()?;
     let (bd1, pd1) = (udp_drops(&bridge_ports), udp_drops(&peer_ports));
+    let busy1 = plan.worker_cpu.and_then(cpu_busy);
     let rss2 = rss_kib();
-    let (tally, peer_cpu_share) = far_ends.join().map_err(|_| "the far ends panicked")??;
+    let (mut tally, peer_cpu_share) = far_ends.join().map_err(|_| "the far ends panicked")??;
+    tally.latencies_ns.sort_unstable();
 
     let calls_f = plan.calls.max(1) as f64;
     Ok(Outcome {
@@ -152,6 +158,7 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
         peer_cpu_share,
         drops_at_bridge: bd0.zip(bd1).map(|(a, b)| b.saturating_sub(a)),
         drops_at_peers: pd0.zip(pd1).map(|(a, b)| b.saturating_sub(a)),
+        worker_core_busy: busy0.zip(busy1).map(|(a, b)| b.saturating_sub(a)),
         rss_per_call_kib: (rss1 - rss0) / calls_f,
         rss_per_call_after_kib: (rss2 - rss0) / calls_f,
     })

@@ -30,8 +30,8 @@ pub(crate) struct TxPeer {
 pub(crate) struct Calls {
     /// Per call, the far end of leg A and of leg B.
     pub(crate) tx: Vec<[TxPeer; 2]>,
-    /// Per side, the receiving SRTP session for each bridge socket that sends to it.
-    pub(crate) rx: [HashMap<SocketAddr, SrtpSession>; 2],
+    /// Per side, the call and receiving SRTP session of each bridge socket that sends to it.
+    pub(crate) rx: [HashMap<SocketAddr, (usize, SrtpSession)>; 2],
     /// The bridge's local ports, for the kernel's drop counters.
     pub(crate) bridge_ports: Vec<u16>,
 }
@@ -71,7 +71,7 @@ pub(crate) fn calls(
             let (answer, at_bridge) = sdp::answer_offer(&offer, &bm, call as u64)?;
             let at_peer = sdp::apply_answer(&answer, &pm)?;
             let (ours, theirs) = at_peer.srtp.clone().ok_or("SRTP was not negotiated")?;
-            out.rx[side].insert(local, SrtpSession::new(&ours, &theirs)?);
+            out.rx[side].insert(local, (call, SrtpSession::new(&ours, &theirs)?));
             peers.push(TxPeer {
                 to: local,
                 srtp: SrtpSession::new(&ours, &theirs)?,

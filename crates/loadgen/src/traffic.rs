@@ -1,6 +1,13 @@
 //! The far ends of every call, in one thread: paced SRTP sends in `sendmmsg` batches, and
 //! `recvmmsg` receives stamped by the kernel on arrival, so the latency figure does not depend
 //! on when this thread gets round to reading.
+//!
+//! On the passthrough path each payload carries its sender's sequence number and each sender
+//! logs when it sent which number. The receiver reads the rewritten sequence number from the
+//! clear RTP header, maps it back through the call's offset and looks the send time up: the far
+//! ends' one core then keeps up with thousands of calls. Every sixteenth packet of a stream (and
+//! its first) is fully SRTP-authenticated and decrypted, which checks the keys, the rewriting and
+//! the offset.
 
 use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
@@ -9,7 +16,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
-use callbridge_media::packet::RtpPacket;
+use callbridge_media::packet::{RtpPacket, is_rtcp};
 use callbridge_media::srtp::SrtpSession;
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, sendmmsg,
@@ -27,6 +34,10 @@ const SEND_BATCH: usize = 16;
 const RECV_BATCH: usize = 64;
 /// The longest the thread sleeps between rounds of sends and receives.
 const MAX_NAP: Duration = Duration::from_micros(200);
+/// One packet in this many is decrypted and checked on arrival (passthrough).
+const VERIFY_EVERY: u16 = 16;
+/// Send times kept per stream: 2.5 s of packets at 50/s.
+const LOG: usize = 128;
 
 /// When traffic runs and which part of it counts. Stamps are wall-clock nanoseconds, the clock
 /// the kernel stamps arrivals with.
@@ -38,7 +49,7 @@ pub(crate) struct Window {
     pub(crate) drain: Duration,
     pub(crate) measure_from_ns: u64,
     pub(crate) measure_to_ns: u64,
-    /// Passthrough: payloads carry their send stamp and come back unchanged.
+    /// Passthrough: payloads carry their sequence number and come back unchanged.
     pub(crate) stamped: bool,
 }
 
@@ -54,8 +65,37 @@ pub(crate) struct Tally {
     pub(crate) latencies_ns: Vec<u64>,
     /// Datagrams `sendmmsg` did not take.
     pub(crate) send_failures: u64,
-    /// Packets that failed SRTP or RTP parsing on arrival (must stay zero).
+    /// Packets that failed SRTP, RTP parsing or the sequence mapping on arrival (must stay
+    /// zero).
     pub(crate) bad_arrivals: u64,
+    /// Packets decrypted and checked on arrival.
+    pub(crate) verified: u64,
+}
+
+/// When a stream sent which sequence number (passthrough).
+struct SendLog([(u16, u64); LOG]);
+
+impl SendLog {
+    fn new() -> Self {
+        Self([(0, u64::MAX); LOG])
+    }
+
+    fn record(&mut self, seq: u16, at_ns: u64) {
+        self.0[usize::from(seq) % LOG] = (seq, at_ns);
+    }
+
+    fn sent_at(&self, seq: u16) -> Option<u64> {
+        let (s, at) = self.0[usize::from(seq) % LOG];
+        (s == seq && at != u64::MAX).then_some(at)
+    }
+}
+
+/// The receiving end of one bridge socket.
+struct Stream {
+    call: usize,
+    srtp: SrtpSession,
+    /// Rewritten minus original sequence number, learned from the first verified packet.
+    offset: Option<u16>,
 }
 
 /// The payloads each side cycles through; a one-frame side is stamped with its send time.
@@ -65,7 +105,7 @@ pub(crate) type Payloads = [Vec<Vec<u8>>; 2];
 pub(crate) fn run(
     socks: &[UdpSocket; 2],
     mut tx: Vec<[TxPeer; 2]>,
-    mut rx: [HashMap<SocketAddr, SrtpSession>; 2],
+    rx: [HashMap<SocketAddr, (usize, SrtpSession)>; 2],
     payloads: &Payloads,
     window: Window,
 ) -> Result<Tally> {
@@ -73,6 +113,21 @@ pub(crate) fn run(
         setsockopt(s, sockopt::ReceiveTimestampns, &true)?;
         s.set_nonblocking(true)?;
     }
+    let mut rx = rx.map(|side| {
+        side.into_iter()
+            .map(|(from, (call, srtp))| {
+                let stream = Stream {
+                    call,
+                    srtp,
+                    offset: None,
+                };
+                (from, stream)
+            })
+            .collect::<HashMap<_, _>>()
+    });
+    let mut logs: Vec<[SendLog; 2]> = (0..tx.len())
+        .map(|_| [SendLog::new(), SendLog::new()])
+        .collect();
     let mut tally = Tally::default();
     let mut pacer = Pacer::new(tx.len(), window.traffic_start);
     let mut out: [Vec<Outgoing>; 2] = [Vec::new(), Vec::new()];
@@ -82,7 +137,10 @@ pub(crate) fn run(
         while let Some(call) = pacer.next_due(now, window.traffic_end) {
             for (side, peer) in tx[call].iter_mut().enumerate() {
                 let frames = &payloads[side];
-                out[side].push(outgoing(peer, &frames[pacer.round % frames.len()], window)?);
+                let (packet, sent_ns) =
+                    outgoing(peer, &frames[pacer.round % frames.len()], window)?;
+                logs[call][side].record(peer.seq.wrapping_sub(1), sent_ns);
+                out[side].push(packet);
                 if out[side].len() == SEND_BATCH {
                     flush(&socks[side], &mut out[side], &mut tally);
                 }
@@ -92,7 +150,9 @@ pub(crate) fn run(
             flush(&socks[side], &mut out[side], &mut tally);
         }
         for side in 0..2 {
-            inbox.drain(&socks[side], &mut rx[side], window, &mut tally)?;
+            // What arrives at side A's far end was sent by side B's, and the other way round.
+            let senders = |call: usize| &logs[call][1 - side];
+            inbox.drain(&socks[side], &mut rx[side], &senders, window, &mut tally)?;
         }
         if pacer.finished(window.traffic_end) && now >= window.traffic_end + window.drain {
             return Ok(tally);
@@ -163,14 +223,15 @@ pub(crate) fn wall_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// The next packet of `peer`: a stamped payload on the passthrough path, protected.
-fn outgoing(peer: &mut TxPeer, frame: &[u8], window: Window) -> Result<Outgoing> {
+/// The next packet of `peer`, protected, and when it was built. On the passthrough path the
+/// payload starts with the packet's own sequence number.
+fn outgoing(peer: &mut TxPeer, frame: &[u8], window: Window) -> Result<(Outgoing, u64)> {
     let stamp = wall_ns();
     let mut payload = [0u8; 1500];
     let payload = &mut payload[..frame.len()];
     payload.copy_from_slice(frame);
-    if window.stamped && frame.len() >= 8 {
-        payload[..8].copy_from_slice(&stamp.to_be_bytes());
+    if window.stamped && frame.len() >= 2 {
+        payload[..2].copy_from_slice(&peer.seq.to_be_bytes());
     }
     let pkt = RtpPacket::build(peer.pt, false, peer.seq, peer.ts, peer.ssrc, payload);
     peer.seq = peer.seq.wrapping_add(1);
@@ -178,11 +239,12 @@ fn outgoing(peer: &mut TxPeer, frame: &[u8], window: Window) -> Result<Outgoing>
     let SocketAddr::V4(to) = peer.to else {
         return Err("the load generator runs over IPv4 loopback".into());
     };
-    Ok(Outgoing {
+    let packet = Outgoing {
         to: to.into(),
         wire: peer.srtp.protect_rtp(pkt.as_bytes())?,
         counts: (window.measure_from_ns..window.measure_to_ns).contains(&stamp),
-    })
+    };
+    Ok((packet, stamp))
 }
 
 fn flush(sock: &UdpSocket, batch: &mut Vec<Outgoing>, tally: &mut Tally) {
@@ -227,10 +289,11 @@ impl Inbox {
     }
 
     /// Reads everything queued on `sock`.
-    fn drain(
+    fn drain<'l>(
         &mut self,
         sock: &UdpSocket,
-        sessions: &mut HashMap<SocketAddr, SrtpSession>,
+        streams: &mut HashMap<SocketAddr, Stream>,
+        senders: &impl Fn(usize) -> &'l SendLog,
         window: Window,
         tally: &mut Tally,
     ) -> Result<()> {
@@ -269,14 +332,15 @@ impl Inbox {
             };
             for (i, &(len, from, arrived_ns)) in meta.iter().enumerate().take(n) {
                 let Some(from) = from else { continue };
-                arrival(
-                    &self.bufs[i][..len],
-                    from,
-                    arrived_ns,
-                    sessions,
-                    window,
-                    tally,
-                );
+                let Some(stream) = streams.get_mut(&from) else {
+                    continue;
+                };
+                let data = &self.bufs[i][..len];
+                if window.stamped {
+                    passthrough_arrival(data, arrived_ns, stream, senders, window, tally);
+                } else {
+                    transcode_arrival(data, arrived_ns, stream, window, tally);
+                }
             }
             if n < RECV_BATCH {
                 return Ok(());
@@ -285,40 +349,79 @@ impl Inbox {
     }
 }
 
-fn arrival(
+/// A passthrough packet: matched to its send time through the clear header's sequence number;
+/// one in [`VERIFY_EVERY`] (and the stream's first) decrypted and checked.
+fn passthrough_arrival<'l>(
     data: &[u8],
-    from: SocketAddr,
     arrived_ns: u64,
-    sessions: &mut HashMap<SocketAddr, SrtpSession>,
+    stream: &mut Stream,
+    senders: &impl Fn(usize) -> &'l SendLog,
     window: Window,
     tally: &mut Tally,
 ) {
-    if data.len() > 1 && (192..=223).contains(&data[1]) {
+    if is_rtcp(data) {
         return; // The bridge's RTCP reports.
     }
-    let Some(session) = sessions.get_mut(&from) else {
-        return;
-    };
-    let Some(p) = session.unprotect_rtp(data).ok().and_then(RtpPacket::parse) else {
+    let Some(seq) = data.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
         tally.bad_arrivals += 1;
         return;
     };
-    let in_window = |ns| (window.measure_from_ns..window.measure_to_ns).contains(&ns);
-    if !window.stamped {
-        if in_window(arrived_ns) {
-            tally.received += 1;
+    if stream.offset.is_none() || seq % VERIFY_EVERY == 0 {
+        let original = stream
+            .srtp
+            .unprotect_rtp(data)
+            .ok()
+            .and_then(RtpPacket::parse)
+            .and_then(|p| {
+                p.payload()
+                    .get(..2)
+                    .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            });
+        let Some(original) = original else {
+            tally.bad_arrivals += 1;
+            return;
+        };
+        let offset = seq.wrapping_sub(original);
+        if stream.offset.is_some_and(|o| o != offset) {
+            tally.bad_arrivals += 1; // The rewriter broke sequence continuity.
         }
-        return;
+        stream.offset = Some(offset);
+        tally.verified += 1;
     }
-    let Some(stamp) = p.payload().get(..8) else {
-        tally.bad_arrivals += 1;
-        return;
+    let original = seq.wrapping_sub(stream.offset.unwrap_or(0));
+    let Some(sent) = senders(stream.call).sent_at(original) else {
+        return; // Older than the log: long lost, counted as such.
     };
-    let mut sent = [0u8; 8];
-    sent.copy_from_slice(stamp);
-    let sent = u64::from_be_bytes(sent);
-    if in_window(sent) {
+    if (window.measure_from_ns..window.measure_to_ns).contains(&sent) {
         tally.received += 1;
         tally.latencies_ns.push(arrived_ns.saturating_sub(sent));
+    }
+}
+
+/// A transcoded packet: its payload was re-encoded, so it is decrypted, checked and counted
+/// by arrival time.
+fn transcode_arrival(
+    data: &[u8],
+    arrived_ns: u64,
+    stream: &mut Stream,
+    window: Window,
+    tally: &mut Tally,
+) {
+    if is_rtcp(data) {
+        return;
+    }
+    if stream
+        .srtp
+        .unprotect_rtp(data)
+        .ok()
+        .and_then(RtpPacket::parse)
+        .is_none()
+    {
+        tally.bad_arrivals += 1;
+        return;
+    }
+    tally.verified += 1;
+    if (window.measure_from_ns..window.measure_to_ns).contains(&arrived_ns) {
+        tally.received += 1;
     }
 }

@@ -21,11 +21,13 @@ use crate::leg::Transmit;
 
 use super::affinity::pin_current_thread;
 use super::histogram::LatencyHistogram;
+use super::timer::WorkerTimer;
 
 /// Identifies a call within the process.
 pub type CallId = u64;
 
 const WAKER: Token = Token(usize::MAX);
+const TIMER: Token = Token(usize::MAX - 1);
 const LEGS: usize = 2;
 const BATCH: usize = 32;
 const BUF: usize = 2048;
@@ -112,6 +114,7 @@ impl Worker {
     fn start(name: &str, cpu: Option<usize>) -> Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let timer = WorkerTimer::new(poll.registry(), TIMER)?;
         let (tx, rx) = mpsc::channel();
         let (etx, erx) = mpsc::channel();
         let (started_tx, started) = mpsc::channel();
@@ -122,7 +125,7 @@ impl Worker {
                 let ok = pinned.is_ok();
                 let _ = started_tx.send(pinned);
                 if ok {
-                    Loop::new(poll, rx, etx).run();
+                    Loop::new(poll, timer, rx, etx).run();
                 }
             })?;
         started
@@ -211,6 +214,7 @@ struct Loop {
     free: Vec<usize>,
     by_id: HashMap<CallId, usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    timer: WorkerTimer,
     bufs: Box<[[u8; BUF]; BATCH]>,
     batch: SendBatch,
     report: WorkerReport,
@@ -290,6 +294,7 @@ impl SendBatch {
 impl Loop {
     fn new(
         poll: Poll,
+        timer: WorkerTimer,
         commands: Receiver<Command>,
         events_out: Sender<(CallId, MediaEvent)>,
     ) -> Self {
@@ -301,6 +306,7 @@ impl Loop {
             free: Vec::new(),
             by_id: HashMap::new(),
             timers: BinaryHeap::new(),
+            timer,
             bufs: Box::new([[0u8; BUF]; BATCH]),
             batch: SendBatch::new(),
             report: WorkerReport::default(),
@@ -313,10 +319,14 @@ impl Loop {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         while !self.stop {
-            let timeout = self
-                .timers
-                .peek()
-                .map(|Reverse((at, _))| at.saturating_duration_since(now()));
+            let earliest = self.timers.peek().map(|Reverse((at, _))| *at);
+            let timeout = match self.timer.arm(earliest, now()) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "media worker timer failed");
+                    return;
+                }
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -325,10 +335,10 @@ impl Loop {
                 return;
             }
             for ev in &events {
-                if ev.token() == WAKER {
-                    self.commands();
-                } else {
-                    self.readable(ev.token().0 / LEGS, ev.token().0 % LEGS);
+                match ev.token() {
+                    WAKER => self.commands(),
+                    TIMER => self.timer.fired(),
+                    t => self.readable(t.0 / LEGS, t.0 % LEGS),
                 }
             }
             self.timers_due();
