@@ -74,7 +74,7 @@ pub(crate) fn print(args: &str, o: &Outcome) {
         _ => println!("added latency: no per-packet stamps on this path (payload re-encoded)"),
     }
     println!(
-        "in-worker latency per received datagram (read -> bridge -> sends done): p50 {} us, p99 {} us",
+        "added by the worker (kernel arrival at the bridge socket -> bridge -> sends done): p50 {} us, p99 {} us",
         w.in_worker_p50.as_micros(),
         w.in_worker_p99.as_micros()
     );

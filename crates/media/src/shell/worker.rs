@@ -38,14 +38,20 @@ pub fn now() -> Instant {
     Instant::now()
 }
 
+/// Wall-clock time since the Unix epoch, the clock of the kernel's receive stamps.
+#[allow(clippy::disallowed_methods)] // The shell is where time enters the system.
+fn unix_time() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 /// Reads both clocks once, for RTCP's NTP timestamps.
 #[allow(clippy::disallowed_methods)] // The shell is where time enters the system.
 pub fn wall_clock() -> WallClock {
     WallClock {
         at: Instant::now(),
-        unix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default(),
+        unix: unix_time(),
     }
 }
 
@@ -62,8 +68,9 @@ pub struct WorkerReport {
     pub datagrams_out: u64,
     /// Sends that failed (buffer full, unreachable).
     pub send_errors: u64,
-    /// Median time a received datagram spent inside the worker, from the batch read to the end
-    /// of the bridge's output drain (the sends of a passthrough packet included).
+    /// Median latency the worker added to a received datagram: from the kernel's arrival stamp
+    /// on the socket (so waiting for the worker counts) to the end of the bridge's output drain
+    /// (the sends of a passthrough packet included).
     pub in_worker_p50: Duration,
     /// 99th percentile of the same.
     pub in_worker_p99: Duration,
@@ -446,12 +453,10 @@ impl Loop {
                 }
             };
             let at = now();
-            let mut datagrams = 0;
             for (meta, buf) in metas.iter().zip(self.bufs.iter()).take(n) {
                 // With GRO one buffer may hold several datagrams of `stride` bytes each.
                 for seg in buf[..meta.len].chunks(meta.stride.max(1)) {
                     self.report.datagrams_in += 1;
-                    datagrams += 1;
                     let input = Input::Receive {
                         from: meta.addr,
                         to: local,
@@ -461,8 +466,18 @@ impl Loop {
                 }
             }
             self.drain(idx);
-            self.latency
-                .record(now().saturating_duration_since(at), datagrams);
+            let done = now();
+            let done_wall = unix_time();
+            for meta in metas.iter().take(n) {
+                // From the kernel's arrival stamp when there is one: that includes the time the
+                // datagram waited in the socket for this thread.
+                let waited = meta.timestamp.map_or_else(
+                    || done.saturating_duration_since(at),
+                    |arrived| done_wall.saturating_sub(arrived),
+                );
+                let segments = meta.len.div_ceil(meta.stride.max(1)) as u64;
+                self.latency.record(waited, segments);
+            }
             if n < BATCH {
                 // The queue was emptied: a datagram arriving from now on raises a new readiness
                 // edge, so asking again would only cost a system call that returns EAGAIN.
