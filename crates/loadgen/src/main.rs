@@ -8,8 +8,11 @@
 //! core's worth of calls. It reports forwarded packets/s, worker CPU per call, calls per core,
 //! added latency (per-packet send stamps against kernel arrival stamps, passthrough), the
 //! worker's deadline-to-send latency (transcode: the latency added beyond the jitter buffer),
-//! loss with the kernel's drop counters on each side, and RSS per call.
+//! loss with the kernel's drop counters on each side, and RSS per call. `--mode floor` runs the
+//! same traffic through a bare forwarder with the worker's I/O pattern instead: the kernel's
+//! share of the cost, to divide the worker's figure by.
 
+mod floor;
 mod kernel;
 mod peers;
 mod report;
@@ -30,6 +33,9 @@ enum Mode {
     Passthrough,
     /// Opus (leg A) ↔ G.722 (leg B): jitter buffer, decode, encode.
     Transcode,
+    /// No media core: a bare UDP forwarder with the worker's I/O pattern, for the kernel's
+    /// share of the per-datagram cost.
+    Floor,
 }
 
 #[derive(Debug, Parser)]
@@ -63,7 +69,11 @@ fn main() -> anyhow::Result<()> {
     let pin = |cpu| (!args.no_pin).then_some(cpu);
     let outcome = peers::run(peers::Plan {
         calls: args.calls,
-        transcode: matches!(args.mode, Mode::Transcode),
+        path: match args.mode {
+            Mode::Passthrough => peers::Path::Passthrough,
+            Mode::Transcode => peers::Path::Transcode,
+            Mode::Floor => peers::Path::Floor,
+        },
         warmup: Duration::from_secs(2),
         measure: Duration::from_secs(args.seconds),
         complexity: args.complexity,

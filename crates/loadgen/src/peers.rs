@@ -12,15 +12,27 @@ use callbridge_media::transcode::codecs::Encoder;
 use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::Result;
-use crate::kernel::{cpu_busy, udp_drops};
+use crate::floor::Forwarder;
+use crate::kernel::udp_drops;
 use crate::setup;
 use crate::traffic::{self, Payloads, Tally, Window, wall_ns};
+
+/// Which path the datagrams take between the far ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// Through the media worker, rewritten and re-protected.
+    Passthrough,
+    /// Through the media worker, decoded and re-encoded.
+    Transcode,
+    /// Through a bare forwarder with the worker's I/O pattern (the kernel's share).
+    Floor,
+}
 
 /// What to run.
 #[derive(Clone, Copy)]
 pub(crate) struct Plan {
     pub(crate) calls: usize,
-    pub(crate) transcode: bool,
+    pub(crate) path: Path,
     pub(crate) warmup: Duration,
     pub(crate) measure: Duration,
     pub(crate) complexity: i32,
@@ -43,9 +55,6 @@ pub(crate) struct Outcome {
     /// the measured window.
     pub(crate) drops_at_bridge: Option<u64>,
     pub(crate) drops_at_peers: Option<u64>,
-    /// How busy the worker's CPU was during the window, for any reason: the worker plus the
-    /// softirq work of delivering its sends, which the kernel charges to no thread.
-    pub(crate) worker_core_busy: Option<Duration>,
     pub(crate) rss_per_call_kib: f64,
     pub(crate) rss_per_call_after_kib: f64,
 }
@@ -72,7 +81,8 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
         // Setup and orchestration stay off the worker's core too.
         pin_current_thread(cpu)?;
     }
-    let codecs = if plan.transcode {
+    let transcode = plan.path == Path::Transcode;
+    let codecs = if transcode {
         [Codec::Opus, Codec::G722]
     } else {
         [Codec::Pcmu, Codec::Pcmu]
@@ -92,17 +102,46 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
     let peer_ports: HashSet<u16> = peer_addrs.iter().map(|a| a.port()).collect();
 
     let rss0 = rss_kib();
-    let worker = match plan.worker_cpu {
-        Some(cpu) => Worker::spawn_pinned("media-worker-0", cpu)?,
-        None => Worker::spawn("media-worker-0")?,
+    let worker = match (plan.path, plan.worker_cpu) {
+        (Path::Floor, _) => None,
+        (_, Some(cpu)) => Some(Worker::spawn_pinned("media-worker-0", cpu)?),
+        (_, None) => Some(Worker::spawn("media-worker-0")?),
     };
-    let calls = setup::calls(plan.calls, codecs, plan.complexity, peer_addrs, &worker)?;
+    let mut floor_sockets = Vec::new();
+    let calls = setup::calls(
+        plan.calls,
+        codecs,
+        plan.complexity,
+        peer_addrs,
+        &mut |id, bridge, sockets| match &worker {
+            Some(w) => Ok(w.add_call(id, bridge, sockets)?),
+            None => {
+                floor_sockets.extend(sockets);
+                Ok(())
+            }
+        },
+    )?;
+    let forwarder = match worker {
+        Some(_) => None,
+        None => Some(Forwarder::start(
+            floor_sockets,
+            peer_addrs,
+            plan.worker_cpu,
+        )?),
+    };
     let bridge_ports: HashSet<u16> = calls.bridge_ports.iter().copied().collect();
+    let report = || -> Result<WorkerReport> {
+        match (&worker, &forwarder) {
+            (Some(w), _) => Ok(w.report()?),
+            (None, Some(f)) => Ok(f.report()),
+            (None, None) => Err("nothing forwards".into()),
+        }
+    };
     // Let the worker take ownership of everything before measuring memory.
-    let _ = worker.report()?;
+    let _ = report()?;
     let rss1 = rss_kib();
 
-    let payloads: Payloads = if plan.transcode {
+    let payloads: Payloads = if transcode {
         [
             frames(codecs[0], plan.complexity)?,
             frames(codecs[1], plan.complexity)?,
@@ -121,7 +160,8 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
         drain: Duration::from_millis(300),
         measure_from_ns: ns_at(window_start),
         measure_to_ns: ns_at(window_end),
-        stamped: !plan.transcode,
+        stamped: !transcode,
+        verify: plan.path != Path::Floor,
     };
 
     let peer_cpu = plan.peer_cpu;
@@ -139,13 +179,11 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
         })?;
 
     sleep_until(window_start);
-    let r0 = worker.report()?;
+    let r0 = report()?;
     let (bd0, pd0) = (udp_drops(&bridge_ports), udp_drops(&peer_ports));
-    let busy0 = plan.worker_cpu.and_then(cpu_busy);
     sleep_until(window_end);
-    let r1 = worker.report()?;
+    let r1 = report()?;
     let (bd1, pd1) = (udp_drops(&bridge_ports), udp_drops(&peer_ports));
-    let busy1 = plan.worker_cpu.and_then(cpu_busy);
     let rss2 = rss_kib();
     let (mut tally, peer_cpu_share) = far_ends.join().map_err(|_| "the far ends panicked")??;
     tally.latencies_ns.sort_unstable();
@@ -158,7 +196,6 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
         peer_cpu_share,
         drops_at_bridge: bd0.zip(bd1).map(|(a, b)| b.saturating_sub(a)),
         drops_at_peers: pd0.zip(pd1).map(|(a, b)| b.saturating_sub(a)),
-        worker_core_busy: busy0.zip(busy1).map(|(a, b)| b.saturating_sub(a)),
         rss_per_call_kib: (rss1 - rss0) / calls_f,
         rss_per_call_after_kib: (rss2 - rss0) / calls_f,
     })

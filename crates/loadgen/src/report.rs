@@ -37,14 +37,6 @@ pub(crate) fn print(args: &str, o: &Outcome) {
             o.plan.calls as f64 / utilisation
         );
     }
-    if let Some(busy) = o.worker_core_busy {
-        let share = busy.as_secs_f64() / secs;
-        println!(
-            "worker's CPU busy for any reason (worker + softirq of its loopback sends + anything else): {:.1} % -> {:.0} calls per core",
-            share * 100.0,
-            o.plan.calls as f64 / share.max(f64::EPSILON)
-        );
-    }
     println!(
         "system calls per datagram: receive {:.2}, send {:.2}",
         w.recv_calls as f64 / w.datagrams_in.max(1) as f64,

@@ -10,7 +10,7 @@ use callbridge_media::codec::Codec;
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::sdp::{self, LocalMedia};
 use callbridge_media::shell::ports::PortAllocator;
-use callbridge_media::shell::worker::{self, Worker};
+use callbridge_media::shell::worker;
 use callbridge_media::srtp::SrtpSession;
 
 use crate::Result;
@@ -36,13 +36,17 @@ pub(crate) struct Calls {
     pub(crate) bridge_ports: Vec<u16>,
 }
 
-/// Creates `n` calls on `worker`, whose far ends live at `peer_addrs` (side A, side B).
+/// Where a built call goes: normally a worker; the floor measurement keeps only the sockets.
+pub(crate) type Place<'a> = dyn FnMut(u64, Bridge, Vec<UdpSocket>) -> Result<()> + 'a;
+
+/// Creates `n` calls whose far ends live at `peer_addrs` (side A, side B) and hands each
+/// bridge with its two sockets to `place`.
 pub(crate) fn calls(
     n: usize,
     codecs: [Codec; 2],
     complexity: i32,
     peer_addrs: [SocketAddr; 2],
-    worker: &Worker,
+    place: &mut Place<'_>,
 ) -> Result<Calls> {
     let mut ports = PortAllocator::new(20_000..=59_999)?;
     let mut out = Calls {
@@ -96,7 +100,7 @@ pub(crate) fn calls(
         cfg.transcode.opus_complexity = complexity;
         let b = legs.pop().ok_or("leg B")?;
         let a = legs.pop().ok_or("leg A")?;
-        worker.add_call(call as u64, Bridge::new(a, b, cfg, worker::now())?, sockets)?;
+        place(call as u64, Bridge::new(a, b, cfg, worker::now())?, sockets)?;
         let pb = peers.pop().ok_or("peer B")?;
         let pa = peers.pop().ok_or("peer A")?;
         out.tx.push([pa, pb]);
