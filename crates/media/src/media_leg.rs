@@ -11,13 +11,15 @@ use crate::packet::RtpPacket;
 use crate::rewrite::OutboundStream;
 use crate::sdp::{Direction, Negotiated};
 use crate::stats::{DropCounters, LegStats, ReceiveStats, SendStats, e_model_mos};
-use crate::webrtc::{WebRtcLeg, WebRtcOutput};
+use crate::webrtc::{AudioNegotiation, WebRtcLeg, WebRtcOutput};
 
 /// A WebRTC leg plus the bookkeeping the bridge expects of every leg.
 #[derive(Debug)]
 pub struct BrowserLeg {
     inner: WebRtcLeg,
     negotiated: Negotiated,
+    /// RTP clock of the negotiated telephone-event (it need not be the codec's).
+    dtmf_clock: u32,
     out: OutboundStream,
     rx: ReceiveStats,
     tx: SendStats,
@@ -42,24 +44,16 @@ impl BrowserLeg {
         initial_ts: u32,
         now: Instant,
     ) -> Result<Self> {
-        let (codec, codec_pt) = inner
-            .negotiated_codec()
+        let audio = inner
+            .negotiation()
             .ok_or(MediaError::ApiMisuse("WebRTC leg has no negotiated codec"))?;
-        let negotiated = Negotiated {
-            remote: inner.local(),
-            codec,
-            codec_pt,
-            dtmf_pt: inner.negotiated_dtmf(codec.rtp_clock()),
-            cn_pt: None,
-            ptime: 20,
-            srtp: None,
-            direction: Direction::SendRecv,
-            rtcp_mux: true,
-        };
+        let codec = audio.codec;
+        let negotiated = negotiated_from(&audio, inner.local());
         let mut leg = Self {
             out: OutboundStream::new(ssrc, initial_seq, initial_ts, codec.rtp_clock()),
             inner,
             negotiated,
+            dtmf_clock: audio.dtmf.map_or(codec.rtp_clock(), |(_, clock)| clock),
             rx: ReceiveStats::default(),
             tx: SendStats::default(),
             drops: DropCounters::default(),
@@ -81,6 +75,26 @@ impl BrowserLeg {
         self.connected
     }
 
+    /// Answers a further offer from the browser (hold, resume, a codec change) and adopts what
+    /// it negotiated. The outbound stream keeps its SSRC and numbering; only a change of RTP
+    /// clock restarts its timestamps in the new clock.
+    pub fn accept_offer(&mut self, offer: &str, now: Instant) -> Result<String> {
+        let answer = self.inner.accept_offer(offer)?;
+        let audio = self.inner.negotiation().ok_or(MediaError::NoCommonCodec)?;
+        let clock = audio.codec.rtp_clock();
+        if clock != self.out.clock() {
+            let (seq, ts) = self
+                .out
+                .last_sent()
+                .map_or((0, 0), |(seq, ts, _)| (seq.wrapping_add(1), ts));
+            self.out = OutboundStream::new(self.out.ssrc(), seq, ts, clock);
+        }
+        self.dtmf_clock = audio.dtmf.map_or(clock, |(_, c)| c);
+        self.negotiated = negotiated_from(&audio, self.inner.local());
+        self.pump(now)?;
+        Ok(answer)
+    }
+
     fn pump(&mut self, now: Instant) -> Result<()> {
         loop {
             match self.inner.poll_output()? {
@@ -89,6 +103,10 @@ impl BrowserLeg {
                 WebRtcOutput::Rtp(p) => {
                     if p.pt != self.negotiated.codec_pt && Some(p.pt) != self.negotiated.dtmf_pt {
                         self.drops.unknown_payload_type += 1;
+                        continue;
+                    }
+                    if !self.negotiated.direction.receives() {
+                        self.drops.while_held += 1;
                         continue;
                     }
                     if self.remote_ssrc.is_some_and(|s| s != p.ssrc) {
@@ -112,6 +130,20 @@ impl BrowserLeg {
                 }
             }
         }
+    }
+}
+
+fn negotiated_from(audio: &AudioNegotiation, local: SocketAddr) -> Negotiated {
+    Negotiated {
+        remote: local,
+        codec: audio.codec,
+        codec_pt: audio.codec_pt,
+        dtmf_pt: audio.dtmf.map(|(pt, _)| pt),
+        cn_pt: None,
+        ptime: 20,
+        srtp: None,
+        direction: audio.direction,
+        rtcp_mux: true,
     }
 }
 
@@ -210,7 +242,7 @@ impl MediaLeg {
         match self {
             Self::Rtp(l) => l.send_rtp(packet),
             Self::WebRtc(l) => {
-                if !l.connected {
+                if !l.connected || !l.negotiated.direction.sends() {
                     return None;
                 }
                 let sent = l.inner.send_rtp(
@@ -281,6 +313,8 @@ impl MediaLeg {
                     lost as f64 / expected as f64
                 };
                 let jitter = Duration::from_secs_f64(f64::from(l.rx.jitter()) / clock);
+                let rtt = l.inner.rtt();
+                let one_way = rtt.map_or(Duration::ZERO, |r| r / 2) + extra_delay + jitter * 2;
                 LegStats {
                     packets_received: l.rx.packets,
                     bytes_received: l.rx.bytes,
@@ -289,9 +323,9 @@ impl MediaLeg {
                     packets_lost: lost,
                     loss_ratio,
                     jitter,
-                    rtt: None,
+                    rtt,
                     remote_loss: None,
-                    mos: e_model_mos(l.negotiated.codec, extra_delay + jitter * 2, loss_ratio),
+                    mos: e_model_mos(l.negotiated.codec, one_way, loss_ratio),
                     drops: l.drops,
                 }
             }
@@ -330,14 +364,33 @@ impl MediaLeg {
     pub(crate) fn expects_media(&self) -> bool {
         match self {
             Self::Rtp(l) => l.expects_media(),
-            Self::WebRtc(_) => true,
+            Self::WebRtc(l) => l.negotiated.direction.receives(),
         }
     }
 
     pub(crate) fn direction(&self) -> Direction {
         match self {
             Self::Rtp(l) => l.direction(),
-            Self::WebRtc(_) => Direction::SendRecv,
+            Self::WebRtc(l) => l.negotiated.direction,
+        }
+    }
+
+    /// RTP clock of the negotiated telephone-event: the codec's on SIP legs, whichever the
+    /// browser negotiated on WebRTC legs.
+    pub(crate) fn dtmf_clock(&self) -> u32 {
+        match self {
+            Self::Rtp(l) => l.negotiated().codec.rtp_clock(),
+            Self::WebRtc(l) => l.dtmf_clock,
+        }
+    }
+
+    /// Answers a further SDP offer on a WebRTC leg.
+    pub(crate) fn accept_offer(&mut self, offer: &str, now: Instant) -> Result<String> {
+        match self {
+            Self::Rtp(_) => Err(MediaError::ApiMisuse(
+                "renegotiate a SIP leg with its negotiated parameters",
+            )),
+            Self::WebRtc(l) => l.accept_offer(offer, now),
         }
     }
 
