@@ -1,8 +1,10 @@
 //! Interop with a real browser: Debian's headless Chromium (fake audio device fed a 440 Hz tone
 //! file) joins the WebRTC leg WHIP-style, completes ICE (against our ICE-lite) and DTLS-SRTP,
 //! and the bridge connects it to a SIP/RTP peer. The SIP peer must hear 440 Hz and the browser
-//! must hear the SIP peer's 660 Hz. Needs `/usr/bin/chromium` (Debian package `chromium`);
-//! the test fails without it.
+//! must hear the SIP peer's 660 Hz. The page then sends "159#" through `RTCDTMFSender` (100 ms
+//! tones at 48 kHz telephone-event): the SIP peer must receive those digits as RFC 4733 events
+//! at its 8 kHz payload type, each lasting 100 ms (800 units). Needs `/usr/bin/chromium`
+//! (Debian package `chromium`); the test fails without it.
 
 mod common;
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use callbridge_media::bridge::{Bridge, BridgeConfig};
 use callbridge_media::codec::Codec;
+use callbridge_media::dtmf::TelephoneEvent;
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::media_leg::BrowserLeg;
 use callbridge_media::packet::RtpPacket;
@@ -26,6 +29,8 @@ use callbridge_media::webrtc::{WebRtcLeg, WebRtcLegConfig};
 use common::audio::analyse;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+const SIP_PCMU_PT: u8 = 0;
+const SIP_DTMF_PT: u8 = 101;
 const PAGE: &str = include_str!("assets/whip.html");
 
 /// The address other hosts would reach us on (no packet is sent to find it).
@@ -100,7 +105,7 @@ fn respond(stream: &mut TcpStream, content_type: &str, body: &str) {
 }
 
 #[test]
-fn headless_chromium_joins_and_both_ends_hear_their_tone() {
+fn headless_chromium_joins_hears_and_is_heard_and_its_dtmf_reaches_sip() {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is required (apt-get install chromium)"
@@ -188,7 +193,7 @@ fn headless_chromium_joins_and_both_ends_hear_their_tone() {
                     continue;
                 }
                 if let Some(p) = RtpPacket::parse(BytesMut::from(&buf[..n])) {
-                    packets.push((p.seq, p.payload().to_vec()));
+                    packets.push((p.pt, p.seq, p.ts, p.payload().to_vec()));
                 }
             }
         }
@@ -223,8 +228,8 @@ fn headless_chromium_joins_and_both_ends_hear_their_tone() {
                     negotiated: Negotiated {
                         remote: peer_addr,
                         codec: Codec::Pcmu,
-                        codec_pt: 0,
-                        dtmf_pt: None,
+                        codec_pt: SIP_PCMU_PT,
+                        dtmf_pt: Some(SIP_DTMF_PT),
                         cn_pt: None,
                         ptime: 20,
                         srtp: None,
@@ -277,16 +282,18 @@ fn headless_chromium_joins_and_both_ends_hear_their_tone() {
         .and_then(|s| s.trim().parse().ok())
         .expect("hz in result");
     let mut packets = packets;
-    packets.sort_by_key(|(s, _)| *s);
+    packets.sort_by_key(|p| p.1);
     let mut d = Decoder::new(Codec::Pcmu, 8000).expect("decoder");
     let mut pcm = Vec::new();
-    for (_, p) in &packets {
+    for (_, _, _, p) in packets.iter().filter(|p| p.0 == SIP_PCMU_PT) {
         d.decode(p, 160, &mut pcm);
     }
+    let digits = ended_events(&packets);
     eprintln!("browser: {result}; SIP peer got {} packets", packets.len());
     // The browser's fake capture device can start late: judge the last two seconds.
     let skip = (pcm.len() as f64 / 8000.0 - 2.0).max(0.5);
     let (f, snr) = analyse(&pcm, 8000, skip, 2.0);
+    eprintln!("SIP peer: {f:.1} Hz, SNR {snr:.1} dB, events {digits:?}");
     assert!(
         (f - 440.0).abs() < 5.0 && snr > 5.0,
         "SIP peer heard {f:.1} Hz, SNR {snr:.1} dB"
@@ -295,4 +302,30 @@ fn headless_chromium_joins_and_both_ends_hear_their_tone() {
         (hz - 660.0).abs() < 5.0,
         "browser heard {hz:.1} Hz ({result})"
     );
+    assert!(
+        result.contains("\"digits\":\"159#\""),
+        "browser DTMF: {result}"
+    );
+    let heard: String = digits.iter().map(|(d, _)| *d).collect();
+    assert_eq!(heard, "159#", "SIP peer's events: {digits:?}");
+    for (digit, duration) in &digits {
+        assert!(
+            (640..=960).contains(duration),
+            "{digit} lasted {duration} units at 8 kHz, not about 800"
+        );
+    }
+}
+
+/// The events the SIP peer saw end, in order: (digit, final duration in 8 kHz units).
+fn ended_events(packets: &[(u8, u16, u32, Vec<u8>)]) -> Vec<(char, u16)> {
+    let mut ended: Vec<(u32, char, u16)> = Vec::new();
+    for (_, _, ts, payload) in packets.iter().filter(|p| p.0 == SIP_DTMF_PT) {
+        let Some(ev) = TelephoneEvent::parse(payload).filter(|e| e.end) else {
+            continue;
+        };
+        if ended.iter().all(|(t, _, _)| t != ts) {
+            ended.push((*ts, ev.digit().unwrap_or('?'), ev.duration));
+        }
+    }
+    ended.into_iter().map(|(_, d, dur)| (d, dur)).collect()
 }
