@@ -338,9 +338,26 @@ impl Bridge {
         if let Some(dtmf) = n_in.dtmf_pt
             && packet.pt == dtmf
             && let Some(ev) = crate::dtmf::TelephoneEvent::parse(packet.payload())
-            && ev.end
         {
-            self.note_dtmf_end(id, packet.ts, ev, self.legs[src].dtmf_clock());
+            let (in_clock, out_clock) = (self.legs[src].dtmf_clock(), self.legs[dst].dtmf_clock());
+            if ev.end {
+                self.note_dtmf_end(id, packet.ts, ev, in_clock);
+            }
+            if in_clock != out_clock {
+                // Same codec, different event clocks (a browser that negotiated only 8 kHz
+                // events next to Opus): the duration field must follow the clock.
+                let mut payload = packet.payload().to_vec();
+                // `parse` accepted it, so the payload holds at least the 4-byte event.
+                payload[..4].copy_from_slice(&ev.rescaled(in_clock, out_clock).to_bytes());
+                packet = RtpPacket::build(
+                    packet.pt,
+                    packet.marker,
+                    packet.seq,
+                    packet.ts,
+                    packet.ssrc,
+                    &payload,
+                );
+            }
         }
         let out = self.legs[dst].outbound().rewrite(
             InHeader {

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use callbridge_media::MediaError;
 use callbridge_media::bridge::{Bridge, BridgeConfig, Input, Output, Path, Timeouts};
 use callbridge_media::clock::WallClock;
 use callbridge_media::codec::Codec;
@@ -214,6 +215,7 @@ fn ends(rx: &[harness::Received], pt: u8) -> Vec<(char, u16, usize)> {
 fn dtmf_crosses_both_ways_with_durations_rescaled_between_48_and_8_khz() {
     // Chrome's numbering: telephone-event/48000 at 110, telephone-event/8000 at 126.
     let mut call = Call::connect(
+        Codec::Pcmu,
         &[(110, 48_000), (126, 8_000)],
         Duration::ZERO,
         Timeouts::default(),
@@ -268,7 +270,12 @@ fn dtmf_crosses_both_ways_with_durations_rescaled_between_48_and_8_khz() {
 
 #[test]
 fn dtmf_to_a_browser_that_negotiated_only_8_khz_events_keeps_8_khz_durations() {
-    let mut call = Call::connect(&[(126, 8_000)], Duration::ZERO, Timeouts::default());
+    let mut call = Call::connect(
+        Codec::Pcmu,
+        &[(126, 8_000)],
+        Duration::ZERO,
+        Timeouts::default(),
+    );
     call.run_for(Duration::from_millis(500));
     call.sip_sends_event(11, Duration::from_millis(100));
     call.run_for(Duration::from_millis(300));
@@ -284,7 +291,7 @@ fn browser_hold_and_resume_by_reoffer_keeps_the_sip_stream_continuous() {
         active: Duration::from_secs(3),
         ..Timeouts::default()
     };
-    let mut call = Call::connect(&[(110, 48_000)], Duration::ZERO, timeouts);
+    let mut call = Call::connect(Codec::Pcmu, &[(110, 48_000)], Duration::ZERO, timeouts);
     call.run_for(Duration::from_secs(1));
     let sent_to_browser = |c: &Call| c.bridge.stats(LegId::A).packets_sent;
 
@@ -366,7 +373,7 @@ fn browser_hold_and_resume_by_reoffer_keeps_the_sip_stream_continuous() {
 fn rtt_of_the_browser_leg_comes_from_rtcp_and_lowers_the_mos() {
     // str0m reports on audio every 5 s: by 12 s the browser has answered our first SR.
     let one_way = Duration::from_millis(50);
-    let mut call = Call::connect(&[(110, 48_000)], one_way, Timeouts::default());
+    let mut call = Call::connect(Codec::Pcmu, &[(110, 48_000)], one_way, Timeouts::default());
     call.run_for(Duration::from_secs(12));
     let stats = call.bridge.stats(LegId::A);
     let rtt = stats.rtt.expect("RTT from the browser's reception reports");
@@ -374,8 +381,18 @@ fn rtt_of_the_browser_leg_comes_from_rtcp_and_lowers_the_mos() {
         (rtt.as_secs_f64() - 0.100).abs() < 0.010,
         "RTT {rtt:?} over a 50 ms one-way path"
     );
+    assert_eq!(
+        stats.remote_loss,
+        Some(0.0),
+        "the browser's reports on what we send"
+    );
     let near_path = Duration::from_millis(5);
-    let mut near = Call::connect(&[(110, 48_000)], near_path, Timeouts::default());
+    let mut near = Call::connect(
+        Codec::Pcmu,
+        &[(110, 48_000)],
+        near_path,
+        Timeouts::default(),
+    );
     near.run_for(Duration::from_secs(12));
     let near = near.bridge.stats(LegId::A);
     assert!(
@@ -384,4 +401,59 @@ fn rtt_of_the_browser_leg_comes_from_rtcp_and_lowers_the_mos() {
         near.rtt
     );
     assert!(stats.mos < near.mos, "{} vs {}", stats.mos, near.mos);
+}
+
+#[test]
+fn dtmf_on_the_opus_passthrough_path_is_rescaled_between_event_clocks() {
+    // Both legs run Opus (passthrough), but the browser negotiated only 8 kHz events while
+    // the SIP peer's events run at Opus's 48 kHz.
+    let mut call = Call::connect(
+        Codec::Opus,
+        &[(126, 8_000)],
+        Duration::ZERO,
+        Timeouts::default(),
+    );
+    assert_eq!(call.bridge.path(), Path::Passthrough);
+    call.run_for(Duration::from_millis(500));
+    call.sip_sends_event(4, Duration::from_millis(100));
+    call.run_for(Duration::from_millis(300));
+    assert_eq!(ends(&call.browser_rx, 126), [('4', 800, 3)]);
+    call.browser_sends_event(126, 8_000, 7, Duration::from_millis(100));
+    call.run_for(Duration::from_millis(300));
+    assert_eq!(ends(&call.sip_rx, harness::SIP_DTMF_PT), [('7', 4800, 3)]);
+}
+
+#[test]
+fn a_bad_reoffer_is_refused_with_an_error_and_the_call_goes_on() {
+    let mut call = Call::connect(
+        Codec::Pcmu,
+        &[(110, 48_000)],
+        Duration::ZERO,
+        Timeouts::default(),
+    );
+    call.run_for(Duration::from_secs(1));
+    let now = call.now;
+    let err = call
+        .bridge
+        .renegotiate_webrtc(LegId::A, "v=0\r\nnot an offer\r\n", now)
+        .expect_err("garbage is refused");
+    assert!(
+        matches!(err, MediaError::PeerSdp(_)) && err.is_peer_fault(),
+        "{err}"
+    );
+    let err = call
+        .bridge
+        .renegotiate_webrtc(LegId::B, "v=0\r\n", now)
+        .expect_err("the SIP leg takes no browser offer");
+    assert!(matches!(err, MediaError::ApiMisuse(_)), "{err}");
+    let (heard, to_sip) = (call.browser_rx.len(), call.sip_rx.len());
+    call.run_for(Duration::from_secs(1));
+    assert!(
+        call.browser_rx.len() >= heard + 45,
+        "browser still hears SIP"
+    );
+    assert!(
+        call.sip_rx.len() >= to_sip + 45,
+        "SIP still hears the browser"
+    );
 }

@@ -57,6 +57,7 @@ pub struct WebRtcLeg {
     roc: u64,
     last_seq: Option<u16>,
     rtt: Option<Duration>,
+    remote_loss: Option<f64>,
 }
 
 impl std::fmt::Debug for WebRtcLeg {
@@ -88,6 +89,7 @@ impl WebRtcLeg {
             roc: 0,
             last_seq: None,
             rtt: None,
+            remote_loss: None,
         })
     }
 
@@ -133,6 +135,11 @@ impl WebRtcLeg {
     /// The latest round-trip time str0m measured from the browser's RTCP, if any.
     pub fn rtt(&self) -> Option<Duration> {
         self.rtt
+    }
+
+    /// The loss (0–1) the browser last reported about what we send, if any.
+    pub fn remote_loss(&self) -> Option<f64> {
+        self.remote_loss
     }
 
     /// Feeds a datagram that arrived on our address.
@@ -220,6 +227,7 @@ impl WebRtcLeg {
                 // receive (hold), the ingress side is all there is.
                 Output::Event(Event::MediaEgressStats(s)) if Some(s.mid) == self.mid => {
                     self.rtt = s.rtt.or(self.rtt);
+                    self.remote_loss = s.loss.map(f64::from).or(self.remote_loss);
                 }
                 Output::Event(Event::MediaIngressStats(s)) if Some(s.mid) == self.mid => {
                     self.rtt = s.rtt.or(self.rtt);

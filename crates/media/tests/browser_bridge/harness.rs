@@ -11,7 +11,7 @@ use callbridge_media::bridge::{Bridge, BridgeConfig, Input, Output, Timeouts};
 use callbridge_media::clock::WallClock;
 use callbridge_media::codec::Codec;
 use callbridge_media::dtmf::TelephoneEvent;
-use callbridge_media::event::MediaEvent;
+use callbridge_media::event::{LegId, MediaEvent};
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::media_leg::BrowserLeg;
 use callbridge_media::packet::{RtpPacket, is_rtcp};
@@ -27,6 +27,7 @@ use str0m::{Candidate, Event, Input as RtcInput, Output as RtcOutput, Rtc};
 
 pub(crate) const OPUS_PT: u8 = 111;
 pub(crate) const SIP_DTMF_PT: u8 = 101;
+const SIP_OPUS_PT: u8 = 96;
 const FRAME: Duration = Duration::from_millis(20);
 const BROWSER: &str = "192.0.2.50:9000";
 const PUBLIC: &str = "203.0.113.10:40000";
@@ -123,7 +124,8 @@ pub(crate) struct Call {
     browser_event: Option<EventTx>,
     sip_event: Option<EventTx>,
     opus: Encoder,
-    pcmu: Encoder,
+    sip_codec: Codec,
+    sip_encoder: Encoder,
     payload: Vec<u8>,
     pub(crate) browser_rx: Vec<Received>,
     pub(crate) sip_rx: Vec<Received>,
@@ -132,9 +134,10 @@ pub(crate) struct Call {
 
 impl Call {
     /// Sets up and connects a call. The browser offers Opus plus telephone-event at each of
-    /// `browser_events` (payload type, clock); `delay` applies to each direction between the
-    /// browser and the bridge.
+    /// `browser_events` (payload type, clock); the SIP peer runs `sip` with telephone-event at
+    /// its clock; `delay` applies to each direction between the browser and the bridge.
     pub(crate) fn connect(
+        sip: Codec,
         browser_events: &[(u8, u32)],
         delay: Duration,
         timeouts: Timeouts,
@@ -148,8 +151,8 @@ impl Call {
             sip_local,
             Negotiated {
                 remote: sip_peer,
-                codec: Codec::Pcmu,
-                codec_pt: 0,
+                codec: sip,
+                codec_pt: sip.static_payload_type().unwrap_or(SIP_OPUS_PT),
                 dtmf_pt: Some(SIP_DTMF_PT),
                 cn_pt: None,
                 ptime: 20,
@@ -185,7 +188,8 @@ impl Call {
             browser_event: None,
             sip_event: None,
             opus: Encoder::new(Codec::Opus, 48_000, 5).expect("opus"),
-            pcmu: Encoder::new(Codec::Pcmu, 8_000, 5).expect("pcmu"),
+            sip_codec: sip,
+            sip_encoder: Encoder::new(sip, sip.sample_rate(), 5).expect("encoder"),
             payload: Vec::new(),
             browser_rx: Vec::new(),
             sip_rx: Vec::new(),
@@ -206,7 +210,7 @@ impl Call {
         let (offer, pending) = api.apply().expect("re-offer");
         let answer = self
             .bridge
-            .renegotiate_webrtc(callbridge_media::LegId::A, &offer.to_sdp_string(), self.now)
+            .renegotiate_webrtc(LegId::A, &offer.to_sdp_string(), self.now)
             .expect("bridge answers the re-offer");
         self.browser
             .sdp_api()
@@ -220,9 +224,10 @@ impl Call {
         self.browser_event = Some(EventTx::new(pt, event, clock, length));
     }
 
-    /// The SIP peer sends RFC 4733 `event` at 8 kHz (instead of audio) for `length`.
+    /// The SIP peer sends RFC 4733 `event` at its codec's clock (instead of audio) for `length`.
     pub(crate) fn sip_sends_event(&mut self, event: u8, length: Duration) {
-        self.sip_event = Some(EventTx::new(SIP_DTMF_PT, event, 8_000, length));
+        let clock = self.sip_codec.rtp_clock();
+        self.sip_event = Some(EventTx::new(SIP_DTMF_PT, event, clock, length));
     }
 
     /// Runs both ends and the bridge for `d` of virtual time.
@@ -355,7 +360,7 @@ impl Call {
     fn send_frame(&mut self) {
         self.next_frame += FRAME;
         let browser_ts = self.frame * 960;
-        let sip_ts = self.frame * 160;
+        let sip_ts = self.frame * self.sip_codec.rtp_clock() / 50;
         let from_browser = match self.browser_event.as_mut().and_then(|e| e.next(browser_ts)) {
             Some((pt, marker, ts, ev)) => Some((pt, marker, ts, ev.to_vec())),
             None if self.browser_sends => {
@@ -383,9 +388,14 @@ impl Call {
             Some((pt, marker, ts, ev)) => Some((pt, marker, ts, ev.to_vec())),
             None if self.sip_sends => {
                 self.sip_event = None;
-                let pcm = tone(8_000, 160, self.frame as usize * 160, 660.0);
-                self.pcmu.encode(&pcm, &mut self.payload).expect("pcmu");
-                Some((0, false, sip_ts, self.payload.clone()))
+                let rate = self.sip_codec.sample_rate();
+                let n = rate as usize / 50;
+                let pcm = tone(rate, n, self.frame as usize * n, 660.0);
+                self.sip_encoder
+                    .encode(&pcm, &mut self.payload)
+                    .expect("encode");
+                let pt = self.bridge.leg(LegId::B).negotiated().codec_pt;
+                Some((pt, false, sip_ts, self.payload.clone()))
             }
             None => None,
         };
