@@ -204,7 +204,7 @@ impl MediaLeg {
         match self {
             Self::Rtp(l) => l.renegotiate(negotiated),
             Self::WebRtc(_) => Err(MediaError::ApiMisuse(
-                "renegotiate a WebRTC leg through its SDP API",
+                "renegotiate a WebRTC leg with its SDP offer (Bridge::renegotiate_webrtc)",
             )),
         }
     }
