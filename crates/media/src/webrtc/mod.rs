@@ -125,7 +125,7 @@ impl WebRtcLeg {
         self.negotiation().map(|n| (n.codec, n.codec_pt))
     }
 
-    /// The negotiated telephone-event payload type at `clock`, if any.
+    /// The telephone-event payload type the leg uses, if it runs at `clock`.
     pub fn negotiated_dtmf(&self, clock: u32) -> Option<u8> {
         self.negotiation()?
             .dtmf

@@ -12,18 +12,17 @@ use str0m::{Rtc, RtcConfig};
 use crate::codec::Codec;
 use crate::sdp::Direction;
 
-/// Local payload types for telephone-event at 48 kHz and 8 kHz. They are only placeholders
-/// (the answer takes the browser's numbers), but they must be unique in str0m's table: two
-/// local entries sharing a number (the second telephone-event once took Opus's 111) make
-/// str0m's payload-type lookups resolve to the wrong entry and drop the 8 kHz event from the
-/// answer.
+/// Local payload types for telephone-event at 48 kHz and 8 kHz (Chrome's numbers). They are
+/// only placeholders (the answer takes the browser's numbers), but they must be unique in
+/// str0m's table: two local entries on one number (say telephone-event on Opus's 111) make its
+/// payload-type lookups resolve to the wrong entry and keep that event out of the answer.
 const DTMF_PT_48K: u8 = 110;
 const DTMF_PT_8K: u8 = 126;
 
 /// The negotiated audio media of a WebRTC leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioNegotiation {
-    /// The audio codec and its payload type.
+    /// The audio codec.
     pub codec: Codec,
     /// Payload type of the codec.
     pub codec_pt: u8,
@@ -119,5 +118,23 @@ fn direction(d: RtcDirection) -> Direction {
         RtcDirection::SendOnly => Direction::SendOnly,
         RtcDirection::RecvOnly => Direction::RecvOnly,
         RtcDirection::Inactive => Direction::Inactive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_mid_is_read_from_the_audio_section_only() {
+        let sdp = "v=0\r\ns=-\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n\
+                   a=mid:data\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\n\
+                   a=mid:x6m\r\n";
+        assert_eq!(audio_mid(sdp), Some(Mid::from("x6m")));
+        assert_eq!(
+            audio_mid("v=0\r\nm=video 9 RTP/AVP 96\r\na=mid:v\r\n"),
+            None
+        );
+        assert_eq!(audio_mid(""), None);
     }
 }
