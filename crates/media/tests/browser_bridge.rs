@@ -15,6 +15,7 @@ use callbridge_media::MediaError;
 use callbridge_media::bridge::{Bridge, BridgeConfig, Input, Output, Path, Timeouts};
 use callbridge_media::clock::WallClock;
 use callbridge_media::codec::Codec;
+use callbridge_media::dtmf::TelephoneEvent;
 use callbridge_media::event::{LegId, MediaEvent};
 use callbridge_media::packet::RtpPacket;
 use callbridge_media::sdp::{self, LocalMedia};
@@ -456,4 +457,29 @@ fn a_bad_reoffer_is_refused_with_an_error_and_the_call_goes_on() {
         call.sip_rx.len() >= to_sip + 45,
         "SIP still hears the browser"
     );
+}
+
+#[test]
+fn end_packets_sent_back_to_back_all_reach_the_browser() {
+    // Many SIP stacks send the three End packets in one burst; each must cross.
+    let mut call = Call::connect(
+        Codec::Pcmu,
+        &[(110, 48_000)],
+        Duration::ZERO,
+        Timeouts::default(),
+    );
+    call.run_for(Duration::from_millis(500));
+    call.sip_sends = false;
+    let ts = 80_000;
+    for (duration, end) in [(400, false), (800, true), (800, true), (800, true)] {
+        let ev = TelephoneEvent {
+            event: 3,
+            end,
+            volume: 10,
+            duration,
+        };
+        call.sip_sends_packet(harness::SIP_DTMF_PT, duration == 400, ts, &ev.to_bytes());
+    }
+    call.run_for(Duration::from_millis(200));
+    assert_eq!(ends(&call.browser_rx, 110), [('3', 4800, 3)]);
 }

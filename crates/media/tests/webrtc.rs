@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,13 +72,15 @@ fn drive(
 ) -> bool {
     let mut leg_connected = false;
     let end = *now + Duration::from_secs(60);
+    // Datagrams in flight. One is delivered to each side per round, and each side is drained
+    // after it: str0m in RTP mode holds a single received packet for the next poll.
+    let mut to_leg = VecDeque::new();
+    let mut to_browser = VecDeque::new();
     while *now < end {
-        let mut to_leg = Vec::new();
-        let mut to_browser = Vec::new();
         let t_b = loop {
             match b.rtc.poll_output().expect("browser poll") {
                 Output::Timeout(t) => break t,
-                Output::Transmit(t) => to_leg.push((t.source, t.contents.to_vec())),
+                Output::Transmit(t) => to_leg.push_back((t.source, t.contents.to_vec())),
                 Output::Event(Event::Connected) => b.connected = true,
                 Output::Event(Event::RtpPacket(p)) => {
                     b.received.push((
@@ -92,16 +95,16 @@ fn drive(
         let t_l = loop {
             match leg.poll_output().expect("leg poll") {
                 WebRtcOutput::Timeout(t) => break t,
-                WebRtcOutput::Transmit(t) => to_browser.push((t.from, t.payload.to_vec())),
+                WebRtcOutput::Transmit(t) => to_browser.push_back((t.from, t.payload.to_vec())),
                 WebRtcOutput::Connected => leg_connected = true,
                 WebRtcOutput::Rtp(_) => {}
             }
         };
         let moved = !to_leg.is_empty() || !to_browser.is_empty();
-        for (from, data) in to_leg {
+        if let Some((from, data)) = to_leg.pop_front() {
             leg.receive(from, &data, *now).expect("leg receive");
         }
-        for (from, data) in to_browser {
+        if let Some((from, data)) = to_browser.pop_front() {
             let input = Input::Receive(
                 *now,
                 Receive {
@@ -141,19 +144,21 @@ fn browser_writes(
     stream.write_rtp(RtpWrite::new(pt.into(), seq.into(), ts, *now, payload));
     *now += Duration::from_millis(20);
     b.rtc.handle_input(Input::Timeout(*now)).expect("timeout");
-    loop {
-        match b.rtc.poll_output().expect("poll") {
-            Output::Transmit(t) => leg.receive(t.source, &t.contents, *now).expect("receive"),
-            Output::Timeout(_) => break,
-            Output::Event(_) => {}
-        }
-    }
     let mut got = Vec::new();
     loop {
-        match leg.poll_output().expect("poll") {
-            WebRtcOutput::Rtp(p) => got.push(p),
-            WebRtcOutput::Timeout(_) => return got,
-            _ => {}
+        match b.rtc.poll_output().expect("poll") {
+            Output::Transmit(t) => {
+                leg.receive(t.source, &t.contents, *now).expect("receive");
+                loop {
+                    match leg.poll_output().expect("poll") {
+                        WebRtcOutput::Rtp(p) => got.push(p),
+                        WebRtcOutput::Timeout(_) => break,
+                        _ => {}
+                    }
+                }
+            }
+            Output::Timeout(_) => return got,
+            Output::Event(_) => {}
         }
     }
 }

@@ -142,7 +142,8 @@ impl WebRtcLeg {
         self.remote_loss
     }
 
-    /// Feeds a datagram that arrived on our address.
+    /// Feeds a datagram that arrived on our address. Drain [`WebRtcLeg::poll_output`] after
+    /// each one: str0m in RTP mode holds a single received packet until the next poll.
     pub fn receive(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> Result<()> {
         let Ok(contents) = data.try_into() else {
             return Ok(()); // Not STUN, DTLS or SRTP: nothing str0m would accept.

@@ -230,6 +230,20 @@ impl Call {
         self.sip_event = Some(EventTx::new(SIP_DTMF_PT, event, clock, length));
     }
 
+    /// The SIP peer sends one RTP packet now, next in its sequence.
+    pub(crate) fn sip_sends_packet(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
+        let p = RtpPacket::build(pt, marker, self.sip_seq, ts, 0xCAFE, payload);
+        self.sip_seq = self.sip_seq.wrapping_add(1);
+        let input = Input::Receive {
+            from: self.sip_peer,
+            to: self.sip_local,
+            data: p.as_bytes(),
+        };
+        self.bridge
+            .handle_input(input, self.now)
+            .expect("sip input");
+    }
+
     /// Runs both ends and the bridge for `d` of virtual time.
     pub(crate) fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
@@ -322,38 +336,38 @@ impl Call {
             .push((self.now + self.delay, hop, from, to, data));
     }
 
+    /// Delivers the oldest datagram that is due, if any. One at a time: both ends must be
+    /// drained after every input (str0m in RTP mode holds a single received packet for the
+    /// next poll).
     fn deliver_due(&mut self) -> bool {
         let now = self.now;
-        let (due, later) = std::mem::take(&mut self.in_flight)
-            .into_iter()
-            .partition::<Vec<_>, _>(|f| f.0 <= now);
-        self.in_flight = later;
-        let moved = !due.is_empty();
-        for (_, hop, from, to, data) in due {
-            match hop {
-                Hop::ToBridge => {
-                    let input = Input::Receive {
-                        from,
-                        to,
-                        data: &data,
-                    };
-                    self.bridge.handle_input(input, now).expect("bridge input");
-                }
-                Hop::ToBrowser => {
-                    let contents = data.as_slice().try_into().expect("contents");
-                    let rcv = Receive {
-                        proto: Protocol::Udp,
-                        source: from,
-                        destination: to,
-                        contents,
-                    };
-                    self.browser
-                        .handle_input(RtcInput::Receive(now, rcv))
-                        .expect("browser input");
-                }
+        let Some(i) = self.in_flight.iter().position(|f| f.0 <= now) else {
+            return false;
+        };
+        let (_, hop, from, to, data) = self.in_flight.remove(i);
+        match hop {
+            Hop::ToBridge => {
+                let input = Input::Receive {
+                    from,
+                    to,
+                    data: &data,
+                };
+                self.bridge.handle_input(input, now).expect("bridge input");
+            }
+            Hop::ToBrowser => {
+                let contents = data.as_slice().try_into().expect("contents");
+                let rcv = Receive {
+                    proto: Protocol::Udp,
+                    source: from,
+                    destination: to,
+                    contents,
+                };
+                self.browser
+                    .handle_input(RtcInput::Receive(now, rcv))
+                    .expect("browser input");
             }
         }
-        moved
+        true
     }
 
     /// One 20 ms frame from each end that is sending: audio, or the event in progress.
@@ -400,16 +414,7 @@ impl Call {
             None => None,
         };
         if let Some((pt, marker, ts, payload)) = from_sip {
-            let p = RtpPacket::build(pt, marker, self.sip_seq, ts, 0xCAFE, &payload);
-            self.sip_seq = self.sip_seq.wrapping_add(1);
-            let input = Input::Receive {
-                from: self.sip_peer,
-                to: self.sip_local,
-                data: p.as_bytes(),
-            };
-            self.bridge
-                .handle_input(input, self.now)
-                .expect("sip input");
+            self.sip_sends_packet(pt, marker, ts, &payload);
         }
         self.frame += 1;
         self.browser
