@@ -209,14 +209,33 @@ impl Bridge {
     /// Applies a re-INVITE (address, keys, codec or hold) to one leg.
     pub fn renegotiate(&mut self, id: LegId, negotiated: Negotiated, now: Instant) -> Result<()> {
         self.now = now;
-        let codec_changed = {
-            let old = self.legs[id.index()].negotiated();
-            old.codec != negotiated.codec || old.ptime != negotiated.ptime
-        };
+        let before = self.codec_of(id);
         self.legs[id.index()].renegotiate(negotiated)?;
+        self.after_renegotiation(id, before)
+    }
+
+    /// Answers a further SDP offer from the browser on a WebRTC leg (hold with `sendonly` or
+    /// `inactive`, resume, a codec change); returns our answer. Hold and resume take effect
+    /// exactly as a SIP re-INVITE does.
+    pub fn renegotiate_webrtc(&mut self, id: LegId, offer: &str, now: Instant) -> Result<String> {
+        self.now = now;
+        let before = self.codec_of(id);
+        let answer = self.legs[id.index()].accept_offer(offer, now)?;
+        self.after_renegotiation(id, before)?;
+        Ok(answer)
+    }
+
+    fn codec_of(&self, id: LegId) -> (crate::codec::Codec, u32) {
+        let n = self.legs[id.index()].negotiated();
+        (n.codec, n.ptime)
+    }
+
+    /// What every renegotiation implies for the path: the other leg's numbering continues
+    /// from a fresh anchor, the timeout is re-armed, and the path follows a codec change.
+    fn after_renegotiation(&mut self, id: LegId, before: (crate::codec::Codec, u32)) -> Result<()> {
         self.legs[id.other().index()].outbound().reanchor();
         self.timed_out[id.index()] = false;
-        if codec_changed {
+        if self.codec_of(id) != before {
             self.choose_path()?;
         } else if let Some(t) = &mut self.transcoders {
             t[id.index()].reset_input();
@@ -319,9 +338,26 @@ impl Bridge {
         if let Some(dtmf) = n_in.dtmf_pt
             && packet.pt == dtmf
             && let Some(ev) = crate::dtmf::TelephoneEvent::parse(packet.payload())
-            && ev.end
         {
-            self.note_dtmf_end(id, packet.ts, ev, n_in.codec.rtp_clock());
+            let (in_clock, out_clock) = (self.legs[src].dtmf_clock(), self.legs[dst].dtmf_clock());
+            if ev.end {
+                self.note_dtmf_end(id, packet.ts, ev, in_clock);
+            }
+            if in_clock != out_clock {
+                // Same codec, different event clocks (a browser that negotiated only 8 kHz
+                // events next to Opus): the duration field must follow the clock.
+                let mut payload = packet.payload().to_vec();
+                // `parse` accepted it, so the payload holds at least the 4-byte event.
+                payload[..4].copy_from_slice(&ev.rescaled(in_clock, out_clock).to_bytes());
+                packet = RtpPacket::build(
+                    packet.pt,
+                    packet.marker,
+                    packet.seq,
+                    packet.ts,
+                    packet.ssrc,
+                    &payload,
+                );
+            }
         }
         let out = self.legs[dst].outbound().rewrite(
             InHeader {
@@ -354,7 +390,7 @@ impl Bridge {
         let src = id.index();
         let n_in = self.legs[src].negotiated().clone();
         if Some(packet.pt) == n_in.dtmf_pt {
-            self.relay_dtmf(id, packet, &n_in, now);
+            self.relay_dtmf(id, packet, now);
             return;
         }
         let comfort_noise = Some(packet.pt) == n_in.cn_pt;
@@ -366,21 +402,19 @@ impl Bridge {
         }
     }
 
-    fn relay_dtmf(&mut self, id: LegId, packet: &RtpPacket, n_in: &Negotiated, now: Instant) {
+    fn relay_dtmf(&mut self, id: LegId, packet: &RtpPacket, now: Instant) {
         let (src, dst) = (id.index(), id.other().index());
         let n_out = self.legs[dst].negotiated();
         let Some(out_pt) = n_out.dtmf_pt else { return };
-        let out_clock = n_out.codec.rtp_clock();
+        let (in_clock, out_clock) = (self.legs[src].dtmf_clock(), self.legs[dst].dtmf_clock());
         let next_audio_ts = self.transcoders.as_ref().and_then(|t| t[src].next_out_ts());
         let leg_out = &mut self.legs[dst];
         let fallback = leg_out.outbound().continuation_ts(now, 1);
-        let Some(ev) = self.dtmf[src].relay(
-            packet.ts,
-            packet.payload(),
-            n_in.codec.rtp_clock(),
-            out_clock,
-            || next_audio_ts.unwrap_or(fallback),
-        ) else {
+        let Some(ev) =
+            self.dtmf[src].relay(packet.ts, packet.payload(), in_clock, out_clock, || {
+                next_audio_ts.unwrap_or(fallback)
+            })
+        else {
             return;
         };
         let header = leg_out.outbound().generate(ev.ts, now);

@@ -186,6 +186,44 @@ pub struct LegStats {
     pub drops: DropCounters,
 }
 
+impl LegStats {
+    /// A snapshot from a leg's counters: loss and jitter of `rx` at the codec's clock, and a
+    /// MOS whose one-way delay is half the RTT plus `extra_delay` (our jitter buffer towards
+    /// the other leg) plus twice the jitter.
+    pub fn from_counters(
+        codec: Codec,
+        rx: &ReceiveStats,
+        tx: SendStats,
+        drops: DropCounters,
+        rtt: Option<Duration>,
+        remote_loss: Option<f64>,
+        extra_delay: Duration,
+    ) -> Self {
+        let lost = rx.cumulative_lost();
+        let expected = rx.packets + lost;
+        let loss_ratio = if expected == 0 {
+            0.0
+        } else {
+            lost as f64 / expected as f64
+        };
+        let jitter = Duration::from_secs_f64(f64::from(rx.jitter()) / f64::from(codec.rtp_clock()));
+        let one_way = rtt.map_or(Duration::ZERO, |r| r / 2) + extra_delay + jitter * 2;
+        Self {
+            packets_received: rx.packets,
+            bytes_received: rx.bytes,
+            packets_sent: tx.packets,
+            bytes_sent: tx.bytes,
+            packets_lost: lost,
+            loss_ratio,
+            jitter,
+            rtt,
+            remote_loss,
+            mos: e_model_mos(codec, one_way, loss_ratio),
+            drops,
+        }
+    }
+}
+
 /// ITU-T G.107 E-model, simplified: R = 93.2 − Id − Ie,eff, mapped to MOS-CQE.
 ///
 /// `one_way_delay` should include network delay (RTT/2) and our jitter buffer; `loss` is the

@@ -133,9 +133,12 @@ impl TranscodeDirection {
         result
     }
 
-    /// Forgets buffered input (new inbound source); the output timeline continues.
+    /// Forgets buffered input (new inbound source, hold, resume); the output timeline
+    /// continues, re-anchored on the outbound stream's clock so that a pause in the input
+    /// (a hold with no media at all) shows as elapsed time in the timestamps.
     pub fn reset_input(&mut self) {
         self.jb.reset();
+        self.out_ts = None;
     }
 
     /// When the next output frame is due.

@@ -1,30 +1,31 @@
 //! The WebRTC (browser) leg on str0m: ICE-lite on a configured public address, DTLS-SRTP,
-//! Opus/G.722/PCMU/PCMA and telephone-event, SDP offer/answer for a WHIP-style join.
+//! Opus/G.722/PCMU/PCMA and telephone-event, SDP offer/answer for a WHIP-style join and for
+//! later offers (hold, resume, codec change), and RTT from str0m's RTCP statistics.
 //!
 //! str0m runs in RTP mode: it hands us decrypted RTP packets and encrypts the ones we write,
 //! so the bridge can pass packets through or feed its transcoder, exactly as with the SIP leg.
 
-use std::collections::VecDeque;
+mod negotiation;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use str0m::change::SdpOffer;
-use str0m::format::FormatParams;
-use str0m::media::Frequency;
 use str0m::media::{MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
+pub use self::negotiation::AudioNegotiation;
 use crate::codec::Codec;
 use crate::error::{MediaError, Result};
 use crate::leg::Transmit;
 use crate::packet::RtpPacket;
 
-/// First payload type we offer for telephone-event (browsers' offers take precedence).
-const DTMF_PT_BASE: u8 = 110;
+/// How often str0m reports statistics; its RTT comes from the RTCP reception reports in them.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Settings of a WebRTC leg.
 #[derive(Debug, Clone)]
@@ -53,9 +54,10 @@ pub struct WebRtcLeg {
     rtc: Rtc,
     local: SocketAddr,
     mid: Option<Mid>,
-    queue: VecDeque<WebRtcOutput>,
     roc: u64,
     last_seq: Option<u16>,
+    rtt: Option<Duration>,
+    remote_loss: Option<f64>,
 }
 
 impl std::fmt::Debug for WebRtcLeg {
@@ -70,37 +72,12 @@ impl std::fmt::Debug for WebRtcLeg {
 impl WebRtcLeg {
     /// A leg listening on `cfg.public_addr`.
     pub fn new(cfg: &WebRtcLegConfig, now: Instant) -> Result<Self> {
-        let mut b = Rtc::builder()
+        let b = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-            .clear_codecs();
-        for c in &cfg.codecs {
-            b = match c {
-                Codec::Opus => b.enable_opus(true, false),
-                Codec::G722 => b.enable_g722(true, false),
-                Codec::Pcmu => b.enable_pcmu(true, false),
-                Codec::Pcma => b.enable_pcma(true, false),
-            };
-        }
-        // RFC 4733 events at each offered clock rate (48 kHz for Opus, 8 kHz for the rest).
-        let mut clocks: Vec<u32> = cfg.codecs.iter().map(|c| c.rtp_clock()).collect();
-        clocks.dedup();
-        for (i, clock) in clocks.into_iter().enumerate() {
-            let rate = if clock == 48_000 {
-                Frequency::FORTY_EIGHT_KHZ
-            } else {
-                Frequency::EIGHT_KHZ
-            };
-            b.codec_config().add_config(
-                (DTMF_PT_BASE + i as u8).into(),
-                None,
-                str0m::format::Codec::Tele,
-                rate,
-                None,
-                FormatParams::parse_line("0-16"),
-            );
-        }
+            .set_stats_interval(Some(STATS_INTERVAL))
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()));
+        let b = negotiation::configure(b, &cfg.codecs);
         let mut rtc = b.build(now);
         let candidate = Candidate::host(cfg.public_addr, "udp")
             .map_err(|e| MediaError::Misconfigured(format!("public address: {e}")))?;
@@ -109,9 +86,10 @@ impl WebRtcLeg {
             rtc,
             local: cfg.public_addr,
             mid: None,
-            queue: VecDeque::new(),
             roc: 0,
             last_seq: None,
+            rtt: None,
+            remote_loss: None,
         })
     }
 
@@ -120,7 +98,8 @@ impl WebRtcLeg {
         self.local
     }
 
-    /// Answers the browser's offer (WHIP-style: the browser offers, we answer).
+    /// Answers the browser's offer (WHIP-style: the browser offers, we answer). A later offer
+    /// on the same leg (hold, resume, a codec change) is answered the same way.
     pub fn accept_offer(&mut self, offer: &str) -> Result<String> {
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| MediaError::PeerSdp(e.to_string()))?;
@@ -129,34 +108,42 @@ impl WebRtcLeg {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| MediaError::PeerSdp(e.to_string()))?;
-        Ok(answer.to_sdp_string())
+        let answer = answer.to_sdp_string();
+        if self.mid.is_none() {
+            self.mid = negotiation::audio_mid(&answer);
+        }
+        Ok(answer)
+    }
+
+    /// What the audio m-line negotiated, once an offer was accepted.
+    pub fn negotiation(&self) -> Option<AudioNegotiation> {
+        negotiation::read(&self.rtc, self.mid?)
     }
 
     /// The negotiated audio codec and its payload type, once known.
     pub fn negotiated_codec(&self) -> Option<(Codec, u8)> {
-        self.rtc.codec_config().iter().find_map(|p| {
-            let spec = p.spec();
-            let codec = match spec.codec {
-                str0m::format::Codec::Opus => Codec::Opus,
-                str0m::format::Codec::G722 => Codec::G722,
-                str0m::format::Codec::PCMU => Codec::Pcmu,
-                str0m::format::Codec::PCMA => Codec::Pcma,
-                _ => return None,
-            };
-            Some((codec, *p.pt()))
-        })
+        self.negotiation().map(|n| (n.codec, n.codec_pt))
     }
 
-    /// The negotiated telephone-event payload type at `clock`, if any.
+    /// The telephone-event payload type the leg uses, if it runs at `clock`.
     pub fn negotiated_dtmf(&self, clock: u32) -> Option<u8> {
-        self.rtc.codec_config().iter().find_map(|p| {
-            let spec = p.spec();
-            (spec.codec == str0m::format::Codec::Tele && spec.clock_rate.get() == clock)
-                .then(|| *p.pt())
-        })
+        self.negotiation()?
+            .dtmf
+            .and_then(|(pt, c)| (c == clock).then_some(pt))
     }
 
-    /// Feeds a datagram that arrived on our address.
+    /// The latest round-trip time str0m measured from the browser's RTCP, if any.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    /// The loss (0–1) the browser last reported about what we send, if any.
+    pub fn remote_loss(&self) -> Option<f64> {
+        self.remote_loss
+    }
+
+    /// Feeds a datagram that arrived on our address. Drain [`WebRtcLeg::poll_output`] after
+    /// each one: str0m in RTP mode holds a single received packet until the next poll.
     pub fn receive(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> Result<()> {
         let Ok(contents) = data.try_into() else {
             return Ok(()); // Not STUN, DTLS or SRTP: nothing str0m would accept.
@@ -219,9 +206,6 @@ impl WebRtcLeg {
 
     /// The next output; ends with [`WebRtcOutput::Timeout`].
     pub fn poll_output(&mut self) -> Result<WebRtcOutput> {
-        if let Some(o) = self.queue.pop_front() {
-            return Ok(o);
-        }
         loop {
             match self
                 .rtc
@@ -238,7 +222,16 @@ impl WebRtcLeg {
                 }
                 Output::Event(Event::Connected) => return Ok(WebRtcOutput::Connected),
                 Output::Event(Event::MediaAdded(m)) if m.kind == MediaKind::Audio => {
-                    self.mid = Some(m.mid);
+                    self.mid.get_or_insert(m.mid);
+                }
+                // Egress RTT comes from the browser's reports on what we send; while we only
+                // receive (hold), the ingress side is all there is.
+                Output::Event(Event::MediaEgressStats(s)) if Some(s.mid) == self.mid => {
+                    self.rtt = s.rtt.or(self.rtt);
+                    self.remote_loss = s.loss.map(f64::from).or(self.remote_loss);
+                }
+                Output::Event(Event::MediaIngressStats(s)) if Some(s.mid) == self.mid => {
+                    self.rtt = s.rtt.or(self.rtt);
                 }
                 Output::Event(Event::RtpPacket(p)) => {
                     let h = &p.header;
