@@ -20,7 +20,7 @@ impl Default for CallCost {
     fn default() -> Self {
         Self {
             passthrough_us_per_s: 1_400,
-            transcode_us_per_s: 13_000,
+            transcode_us_per_s: 17_000,
         }
     }
 }
