@@ -13,7 +13,7 @@ use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::Result;
 use crate::floor::Forwarder;
-use crate::kernel::udp_drops;
+use crate::kernel::{cpu_steal, udp_drops};
 use crate::setup;
 use crate::traffic::{self, Payloads, Tally, Window, wall_ns};
 
@@ -55,6 +55,8 @@ pub(crate) struct Outcome {
     /// the measured window.
     pub(crate) drops_at_bridge: Option<u64>,
     pub(crate) drops_at_peers: Option<u64>,
+    /// Time the hypervisor took from the worker's CPU during the window.
+    pub(crate) worker_cpu_stolen: Option<Duration>,
     pub(crate) rss_per_call_kib: f64,
     pub(crate) rss_per_call_after_kib: f64,
 }
@@ -181,9 +183,11 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
     sleep_until(window_start);
     let r0 = report()?;
     let (bd0, pd0) = (udp_drops(&bridge_ports), udp_drops(&peer_ports));
+    let steal0 = plan.worker_cpu.and_then(cpu_steal);
     sleep_until(window_end);
     let r1 = report()?;
     let (bd1, pd1) = (udp_drops(&bridge_ports), udp_drops(&peer_ports));
+    let steal1 = plan.worker_cpu.and_then(cpu_steal);
     let rss2 = rss_kib();
     let (mut tally, peer_cpu_share) = far_ends.join().map_err(|_| "the far ends panicked")??;
     tally.latencies_ns.sort_unstable();
@@ -196,6 +200,7 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
         peer_cpu_share,
         drops_at_bridge: bd0.zip(bd1).map(|(a, b)| b.saturating_sub(a)),
         drops_at_peers: pd0.zip(pd1).map(|(a, b)| b.saturating_sub(a)),
+        worker_cpu_stolen: steal0.zip(steal1).map(|(a, b)| b.saturating_sub(a)),
         rss_per_call_kib: (rss1 - rss0) / calls_f,
         rss_per_call_after_kib: (rss2 - rss0) / calls_f,
     })

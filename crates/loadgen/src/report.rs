@@ -37,6 +37,13 @@ pub(crate) fn print(args: &str, o: &Outcome) {
             o.plan.calls as f64 / utilisation
         );
     }
+    if let Some(stolen) = o.worker_cpu_stolen {
+        println!(
+            "taken from the worker's CPU by the hypervisor (steal): {} ms ({:.2} % of the window)",
+            stolen.as_millis(),
+            stolen.as_secs_f64() * 100.0 / secs
+        );
+    }
     println!(
         "system calls per datagram: receive {:.2}, send {:.2}",
         w.recv_calls as f64 / w.datagrams_in.max(1) as f64,
@@ -56,10 +63,16 @@ pub(crate) fn print(args: &str, o: &Outcome) {
         "far ends: {} arrivals decrypted and checked, {} failed SRTP/RTP/sequence checks, {} sends refused",
         t.verified, t.bad_arrivals, t.send_failures
     );
-    match (o.latency(0.5), o.latency(0.99), o.latency(0.999)) {
-        (Some(p50), Some(p99), Some(p999)) => println!(
-            "added latency (send stamp -> kernel arrival stamp, through the worker): p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
+    match (
+        o.latency(0.5),
+        o.latency(0.95),
+        o.latency(0.99),
+        o.latency(0.999),
+    ) {
+        (Some(p50), Some(p95), Some(p99), Some(p999)) => println!(
+            "added latency (send stamp -> kernel arrival stamp, through the worker): p50 {:.1} us, p95 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
             us(p50),
+            us(p95),
             us(p99),
             us(p999)
         ),
