@@ -7,6 +7,7 @@ use bytes::BytesMut;
 use callbridge_media::MediaError;
 use callbridge_media::bridge::{Bridge, BridgeConfig};
 use callbridge_media::codec::Codec;
+use callbridge_media::event::LegId;
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::packet::{RtpPacket, is_rtcp};
 use callbridge_media::sdp::{self, LocalMedia};
@@ -161,6 +162,50 @@ fn a_burst_for_one_destination_leaves_in_one_gso_send() {
 }
 
 #[test]
+fn a_reinvite_reaches_a_running_call_and_media_follows_the_new_address() {
+    let call = loopback_call(LatchMode::SdpAddressOnly);
+    let bridge_b = call.to[1];
+    let w = Worker::spawn("test-worker").expect("worker");
+    w.add_call(1, call.bridge, call.sockets).expect("add");
+    let send_from_a = |seq: u16| {
+        let p = RtpPacket::build(0, false, seq, u32::from(seq) * 160, 0xA, &[0xD5; 160]);
+        call.peers[0]
+            .send_to(p.as_bytes(), call.to[0])
+            .expect("send");
+    };
+    send_from_a(0);
+    let before = next_rtp(&call.peers[1]);
+
+    // Leg B moves: its far end re-INVITEs from a new address.
+    let moved = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    moved
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let m = moved.local_addr().expect("addr");
+    let offer = sdp::create_offer(&LocalMedia::new(m.ip(), m.port(), vec![Codec::Pcmu]), 2);
+    let bm = LocalMedia::new(bridge_b.ip(), bridge_b.port(), vec![Codec::Pcmu]);
+    let (_, negotiated) = sdp::answer_offer(&offer, &bm, 3).expect("answer");
+    w.with_call(1, move |bridge, now| {
+        bridge.renegotiate(LegId::B, negotiated, now)
+    })
+    .expect("call exists")
+    .expect("re-INVITE accepted");
+
+    send_from_a(1);
+    let after = next_rtp(&moved);
+    assert_eq!(after.ssrc, before.ssrc, "the same stream, continued");
+    assert_eq!(after.seq, before.seq.wrapping_add(1), "no gap in sequence");
+    let stats = w
+        .with_call(1, |bridge, _| bridge.stats(LegId::A))
+        .expect("call exists");
+    assert_eq!(stats.packets_received, 2, "{stats:?}");
+    assert!(
+        matches!(w.with_call(9, |_, _| ()), Err(MediaError::ApiMisuse(_))),
+        "an unknown call is refused"
+    );
+}
+
+#[test]
 fn a_worker_pins_to_a_cpu_or_says_why_not() {
     let w = Worker::spawn_pinned("pinned-worker", 0).expect("CPU 0 exists");
     assert_eq!(w.report().expect("report").calls, 0);
@@ -231,6 +276,10 @@ fn the_pool_refuses_the_call_that_does_not_fit_with_a_reason() {
         .expect("report")
         .calls;
     assert_eq!(running, 2, "the admitted calls keep running");
+    let path = pool
+        .with_call(first, |bridge, _| bridge.path())
+        .expect("the pool reaches a placed call");
+    assert_eq!(path, first.path);
     pool.remove_call(first).expect("remove");
     let (b4, s4) = transcode_bridge();
     pool.add_call(b4, s4)

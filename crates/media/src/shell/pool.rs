@@ -1,6 +1,8 @@
 //! One worker per core, with admission control in front: a call is pinned to the worker with
 //! the most headroom, or refused with a reason when none has room.
 
+use std::time::Instant;
+
 use crate::bridge::{Bridge, Path};
 use crate::error::{MediaError, Result};
 
@@ -87,6 +89,20 @@ impl WorkerPool {
             id,
             path,
         })
+    }
+
+    /// Runs `f` on a placed call's bridge, on the worker that owns it: a re-INVITE, a browser
+    /// re-offer, a stats read (see [`Worker::with_call`]).
+    pub fn with_call<R: Send + 'static>(
+        &self,
+        placement: Placement,
+        f: impl FnOnce(&mut Bridge, Instant) -> R + Send + 'static,
+    ) -> Result<R> {
+        let (worker, _) = self
+            .workers
+            .get(placement.worker)
+            .ok_or(MediaError::ApiMisuse("no such worker"))?;
+        worker.with_call(placement.id, f)
     }
 
     /// Ends a call and returns its capacity.

@@ -86,6 +86,9 @@ pub struct WorkerReport {
     pub send_calls: u64,
 }
 
+/// Work on one call's bridge, run on the worker thread.
+type Job = Box<dyn FnOnce(&mut Bridge, Instant) + Send>;
+
 enum Command {
     Add {
         id: CallId,
@@ -93,6 +96,10 @@ enum Command {
         sockets: Vec<std::net::UdpSocket>,
     },
     Remove(CallId),
+    Run {
+        id: CallId,
+        job: Job,
+    },
     Report(Sender<WorkerReport>),
     Stop,
 }
@@ -175,6 +182,25 @@ impl Worker {
     /// Ends a call (its bridge sends RTCP BYE on both legs) and closes its sockets.
     pub fn remove_call(&self, id: CallId) -> Result<()> {
         self.send(Command::Remove(id))
+    }
+
+    /// Runs `f` on call `id`'s bridge on the worker thread, with the current time, sends what
+    /// it produced, and returns its result: how a re-INVITE (`Bridge::renegotiate`), a browser
+    /// re-offer (`Bridge::renegotiate_webrtc`) or a stats read (`Bridge::stats`) reaches a call
+    /// the worker owns. Fails if the worker has no such call.
+    pub fn with_call<R: Send + 'static>(
+        &self,
+        id: CallId,
+        f: impl FnOnce(&mut Bridge, Instant) -> R + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |bridge, now| {
+            let _ = tx.send(f(bridge, now));
+        });
+        self.send(Command::Run { id, job })?;
+        // A job for a call the worker does not own is dropped unrun, and with it the sender.
+        rx.recv()
+            .map_err(|_| MediaError::ApiMisuse("the worker has no such call"))
     }
 
     /// Asks for the worker's counters.
@@ -365,6 +391,7 @@ impl Loop {
                     }
                 }
                 Command::Remove(id) => self.remove(id),
+                Command::Run { id, job } => self.run_job(id, job),
                 Command::Report(tx) => {
                     let mut r = self.report;
                     r.calls = self.by_id.len();
@@ -416,6 +443,16 @@ impl Loop {
         self.by_id.insert(id, idx);
         self.drain(idx);
         Ok(())
+    }
+
+    fn run_job(&mut self, id: CallId, job: Job) {
+        let Some(&idx) = self.by_id.get(&id) else {
+            return;
+        };
+        if let Some(slot) = self.slots[idx].as_mut() {
+            job(&mut slot.bridge, now());
+        }
+        self.drain(idx);
     }
 
     fn remove(&mut self, id: CallId) {
