@@ -8,7 +8,8 @@
 //!   [`srtp`], offer/answer in [`sdp`], symmetric-RTP latching with strict source checks) and
 //!   the WebRTC leg ([`webrtc`]: str0m in RTP mode, ICE-lite, DTLS-SRTP);
 //! - the passthrough path ([`rewrite`]: SSRC/sequence/timestamp continuity, payload-type
-//!   mapping, re-protection with the other leg's keys);
+//!   mapping, re-protection with the other leg's keys), on buffers recycled through
+//!   [`buffers`] so that forwarding plain RTP allocates nothing per packet;
 //! - the transcode path ([`transcode`]: [`jitter`] buffer, decode with [`plc`] or Opus FEC,
 //!   [`resample`] where no native rate exists, encode, steady packetizer; [`g711`] in-house);
 //! - RFC 4733 relay ([`dtmf`], [`dtmf_relay`]), RTCP ([`rtcp`]), statistics and MOS
@@ -28,11 +29,12 @@
 //!    [`bridge::Bridge`] from the two legs and a [`clock::WallClock`] reading.
 //! 2. Feed exactly one input: a received datagram ([`bridge::Input::Receive`]) or, when the
 //!    last deadline passed, [`bridge::Input::Timeout`], always with the current `now`.
-//! 3. Drain [`bridge::Bridge::poll_output`]: send every `Transmit`, forward every `Event`,
-//!    until it returns `Timeout(deadline)`.
+//! 3. Drain [`bridge::Bridge::poll_output`]: send every `Transmit` and hand it back with
+//!    [`bridge::Bridge::recycle`], forward every `Event`, until it returns `Timeout(deadline)`.
 //! 4. Sleep until the earliest deadline or the next datagram, then go to 2.
 
 pub mod bridge;
+pub mod buffers;
 pub mod clock;
 pub mod codec;
 pub mod dtmf;

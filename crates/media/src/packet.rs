@@ -36,24 +36,16 @@ impl RtpPacket {
     /// Refused: wrong version, truncated header/CSRC list/extension, padding longer than the
     /// payload, and empty payloads (no audio codec we bridge sends zero-byte frames).
     pub fn parse(buf: BytesMut) -> Option<Self> {
-        let mut reader: &[u8] = &buf;
-        let header = rtc_rtp::header::Header::unmarshal(&mut reader).ok()?;
-        if header.version != 2 {
-            return None;
-        }
-        let payload_start = header.marshal_size();
-        let mut payload_end = buf.len();
-        if header.padding {
-            let pad = usize::from(*buf.last()?);
-            if pad == 0 || payload_start + pad > payload_end {
-                return None;
-            }
-            payload_end -= pad;
-        }
-        if payload_start >= payload_end {
-            return None;
-        }
-        Some(Self {
+        Self::try_parse(buf).ok()
+    }
+
+    /// [`RtpPacket::parse`] that hands the buffer back when the packet is refused, so that a
+    /// caller recycling buffers does not lose one to a malformed datagram.
+    pub fn try_parse(buf: BytesMut) -> Result<Self, BytesMut> {
+        let Some((header, payload_start, payload_end)) = validate(&buf) else {
+            return Err(buf);
+        };
+        Ok(Self {
             pt: header.payload_type,
             marker: header.marker,
             seq: header.sequence_number,
@@ -94,6 +86,11 @@ impl RtpPacket {
         &self.buf
     }
 
+    /// Gives up the packet, returning its buffer (for protection in place or for reuse).
+    pub fn into_buffer(self) -> BytesMut {
+        self.buf
+    }
+
     /// Sets the rewritable fields and writes them into the buffer.
     pub fn rewrite(&mut self, pt: u8, seq: u16, ts: u32, ssrc: u32) {
         self.pt = pt;
@@ -109,6 +106,28 @@ impl RtpPacket {
         self.buf[4..8].copy_from_slice(&self.ts.to_be_bytes());
         self.buf[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
     }
+}
+
+/// The parsed header and the payload bounds of an acceptable packet.
+fn validate(buf: &[u8]) -> Option<(rtc_rtp::header::Header, usize, usize)> {
+    let mut reader: &[u8] = buf;
+    let header = rtc_rtp::header::Header::unmarshal(&mut reader).ok()?;
+    if header.version != 2 {
+        return None;
+    }
+    let payload_start = header.marshal_size();
+    let mut payload_end = buf.len();
+    if header.padding {
+        let pad = usize::from(*buf.last()?);
+        if pad == 0 || payload_start + pad > payload_end {
+            return None;
+        }
+        payload_end -= pad;
+    }
+    if payload_start >= payload_end {
+        return None;
+    }
+    Some((header, payload_start, payload_end))
 }
 
 #[cfg(test)]

@@ -428,6 +428,7 @@ impl Loop {
                         Ok(()) => self.report.datagrams_out += 1,
                         Err(_) => self.report.send_errors += 1,
                     }
+                    slot.bridge.recycle(t);
                 }
                 Output::Event(e) => {
                     let _ = self.events_out.send((slot.id, e));
