@@ -4,10 +4,13 @@
 
 use bytes::{Bytes, BytesMut};
 
-/// Room for any datagram we relay (the shell's receive buffers are this size too).
-pub const BUFFER_CAPACITY: usize = 2048;
-/// Buffers kept for reuse; enough for a burst the shell reads in one batch, in both directions.
-const MAX_FREE: usize = 64;
+/// Room for any RTP datagram that fits an Ethernet MTU; a larger one still works, the buffer
+/// just grows (once).
+pub const BUFFER_CAPACITY: usize = 1500;
+/// Buffers kept for reuse. The shell sends and hands back each call's output right after the
+/// datagram that caused it, so a handful are ever out at once; the cap bounds what a burst can
+/// leave behind at 12 KiB per bridge.
+const MAX_FREE: usize = 8;
 
 /// A small free list of packet buffers, one per bridge.
 #[derive(Debug, Default)]
