@@ -19,8 +19,8 @@
 //! The core (everything but [`shell`]) never reads the clock, opens sockets or spawns tasks;
 //! time is an input and [`clock::WallClock`] is a reading the shell hands in.
 //!
-//! May depend on: media crates (str0m, rtc-*, opus, ezk-g722) and, for the I/O shell only,
-//! `mio` and `quinn-udp`. No async runtime, HTTP, database or adapter.
+//! May depend on: media crates (str0m, rtc-*, rtp-types, opus, ezk-g722) and, for the I/O shell
+//! only, `mio` and `quinn-udp`. No async runtime, HTTP, database or adapter.
 //!
 //! # Run loop
 //!

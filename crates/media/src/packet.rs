@@ -1,11 +1,10 @@
 //! A parsed, plaintext RTP packet in its own buffer, with in-place header rewriting.
 //!
-//! Parsing (and all the validation of CSRC counts, extension lengths and padding) is done by
-//! `rtc-rtp`; the fixed-header fields the bridge rewrites sit at fixed offsets, so rewriting
-//! touches twelve bytes and never reallocates.
+//! Validation (version, CSRC count, extension length, padding) is done by `rtp-types`, which
+//! reads the datagram in place; the fixed-header fields the bridge rewrites sit at fixed offsets,
+//! so neither parsing nor rewriting (twelve bytes) copies or allocates.
 
 use bytes::BytesMut;
-use rtc_shared::marshal::{MarshalSize as _, Unmarshal as _};
 
 /// Whether a datagram on an rtcp-mux port is RTCP (RFC 5761 §4: PT 64–95 after the marker).
 pub fn is_rtcp(data: &[u8]) -> bool {
@@ -42,18 +41,18 @@ impl RtpPacket {
     /// [`RtpPacket::parse`] that hands the buffer back when the packet is refused, so that a
     /// caller recycling buffers does not lose one to a malformed datagram.
     pub fn try_parse(buf: BytesMut) -> Result<Self, BytesMut> {
-        let Some((header, payload_start, payload_end)) = validate(&buf) else {
+        let Some(v) = validate(&buf) else {
             return Err(buf);
         };
         Ok(Self {
-            pt: header.payload_type,
-            marker: header.marker,
-            seq: header.sequence_number,
-            ts: header.timestamp,
-            ssrc: header.ssrc,
+            pt: v.pt,
+            marker: v.marker,
+            seq: v.seq,
+            ts: v.ts,
+            ssrc: v.ssrc,
             buf,
-            payload_start,
-            payload_end,
+            payload_start: v.payload_start,
+            payload_end: v.payload_end,
         })
     }
 
@@ -108,26 +107,35 @@ impl RtpPacket {
     }
 }
 
-/// The parsed header and the payload bounds of an acceptable packet.
-fn validate(buf: &[u8]) -> Option<(rtc_rtp::header::Header, usize, usize)> {
-    let mut reader: &[u8] = buf;
-    let header = rtc_rtp::header::Header::unmarshal(&mut reader).ok()?;
-    if header.version != 2 {
-        return None;
-    }
-    let payload_start = header.marshal_size();
-    let mut payload_end = buf.len();
-    if header.padding {
-        let pad = usize::from(*buf.last()?);
-        if pad == 0 || payload_start + pad > payload_end {
-            return None;
-        }
-        payload_end -= pad;
-    }
+/// The fixed-header fields and the payload bounds of an acceptable packet.
+struct Valid {
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload_start: usize,
+    payload_end: usize,
+}
+
+/// Checks a plaintext packet without copying or allocating: `rtp-types` validates the version,
+/// the CSRC list, the extension length and the padding against the datagram's length.
+fn validate(buf: &[u8]) -> Option<Valid> {
+    let packet = rtp_types::RtpPacket::parse(buf).ok()?;
+    let payload_start = packet.payload_offset();
+    let payload_end = payload_start + packet.payload_len();
     if payload_start >= payload_end {
         return None;
     }
-    Some((header, payload_start, payload_end))
+    Some(Valid {
+        pt: packet.payload_type(),
+        marker: packet.marker_bit(),
+        seq: packet.sequence_number(),
+        ts: packet.timestamp(),
+        ssrc: packet.ssrc(),
+        payload_start,
+        payload_end,
+    })
 }
 
 #[cfg(test)]
