@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::buffers::BufferPool;
 use crate::clock::WallClock;
 use crate::dtmf_relay::DtmfRelay;
 use crate::error::{MediaError, Result};
@@ -13,7 +14,7 @@ use crate::leg::{Inbound, Transmit};
 use crate::media_leg::MediaLeg;
 use crate::packet::RtpPacket;
 use crate::rewrite::InHeader;
-use crate::sdp::Negotiated;
+use crate::sdp::{DeclaredSsrcs, Negotiated};
 use crate::transcode::{TranscodeConfig, TranscodeDirection};
 
 /// How the bridge chooses between passthrough and transcoding.
@@ -122,6 +123,8 @@ pub struct Bridge {
     transcoders: Option<[TranscodeDirection; 2]>,
     dtmf: [DtmfRelay; 2],
     queue: VecDeque<Output>,
+    /// Packet buffers recycled between received datagrams and sent payloads.
+    buffers: BufferPool,
     now: Instant,
     started: Instant,
     next_rtcp: [Instant; 2],
@@ -149,6 +152,7 @@ impl Bridge {
             transcoders: None,
             dtmf: Default::default(),
             queue: VecDeque::new(),
+            buffers: BufferPool::default(),
             now,
             started: now,
             next_rtcp: [now + cfg.rtcp_interval / 2, now + cfg.rtcp_interval / 2],
@@ -206,11 +210,21 @@ impl Bridge {
         self.legs.iter().any(|l| l.local() == to)
     }
 
-    /// Applies a re-INVITE (address, keys, codec or hold) to one leg.
-    pub fn renegotiate(&mut self, id: LegId, negotiated: Negotiated, now: Instant) -> Result<()> {
+    /// Applies a re-INVITE (address, keys, codec or hold) to one SIP leg, with the SSRCs the new
+    /// SDP declares ([`crate::sdp::remote_ssrcs`]), which replace the leg's earlier set.
+    pub fn renegotiate(
+        &mut self,
+        id: LegId,
+        negotiated: Negotiated,
+        ssrcs: DeclaredSsrcs,
+        now: Instant,
+    ) -> Result<()> {
         self.now = now;
         let before = self.codec_of(id);
         self.legs[id.index()].renegotiate(negotiated)?;
+        if let MediaLeg::Rtp(leg) = &mut self.legs[id.index()] {
+            leg.set_declared_ssrcs(ssrcs);
+        }
         self.after_renegotiation(id, before)
     }
 
@@ -295,8 +309,18 @@ impl Bridge {
         }
     }
 
+    /// Takes back a payload the shell has sent (or given up on), for reuse by the next
+    /// received datagram. Optional, but without it every passthrough packet allocates.
+    pub fn recycle(&mut self, transmit: Transmit) {
+        self.buffers.reclaim(transmit.payload);
+    }
+
     fn receive(&mut self, id: LegId, from: SocketAddr, data: &[u8], now: Instant) {
-        let mut next = match self.legs[id.index()].receive(from, data, now) {
+        let inbound = match &mut self.legs[id.index()] {
+            MediaLeg::Rtp(leg) => leg.receive_with(from, data, &mut self.buffers, now),
+            other => other.receive(from, data, now),
+        };
+        let mut next = match inbound {
             Inbound::Rtp(p) => Some(p),
             Inbound::Rtcp | Inbound::Dropped => None,
         };
@@ -316,7 +340,10 @@ impl Bridge {
         }
         match self.path {
             Path::Passthrough => self.forward(id, packet, now),
-            Path::Transcode => self.transcode_in(id, &packet, now),
+            Path::Transcode => {
+                self.transcode_in(id, &packet, now);
+                self.buffers.give(packet.into_buffer());
+            }
         }
     }
 
@@ -333,7 +360,9 @@ impl Bridge {
             n_out.cn_pt
         };
         let Some(pt) = pt else {
-            return; // The other leg did not negotiate this kind of payload.
+            // The other leg did not negotiate this kind of payload.
+            self.buffers.give(packet.into_buffer());
+            return;
         };
         if let Some(dtmf) = n_in.dtmf_pt
             && packet.pt == dtmf
@@ -368,7 +397,15 @@ impl Bridge {
             now,
         );
         packet.rewrite(pt, out.seq, out.ts, out.ssrc);
-        if let Some(t) = self.legs[dst].send_rtp(&packet, now) {
+        let sent = match &mut self.legs[dst] {
+            MediaLeg::Rtp(leg) => leg.send_rtp_owned(packet, &mut self.buffers),
+            other => {
+                let sent = other.send_rtp(&packet, now);
+                self.buffers.give(packet.into_buffer());
+                sent
+            }
+        };
+        if let Some(t) = sent {
             self.queue.push_back(Output::Transmit(t));
         }
     }

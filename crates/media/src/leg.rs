@@ -1,4 +1,5 @@
-//! The SIP/RTP leg: symmetric-RTP latching with strict source checks, SDES-SRTP or plain RTP,
+//! The SIP/RTP leg: symmetric-RTP latching with strict source checks (the latched address, and
+//! the latched SSRC or those the peer declared with `a=ssrc`), SDES-SRTP or plain RTP,
 //! rtcp-mux, statistics and RTCP generation. Sans-IO: datagrams and time in, datagrams out.
 
 use std::net::SocketAddr;
@@ -7,12 +8,13 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use rtc_rtcp::reception_report::ReceptionReport;
 
+use crate::buffers::BufferPool;
 use crate::clock::{WallClock, ntp_mid, to_compact};
 use crate::error::Result;
 use crate::packet::{RtpPacket, is_rtcp};
 use crate::rewrite::OutboundStream;
 use crate::rtcp::{self, ReportSpec, SenderInfo};
-use crate::sdp::{Direction, Negotiated};
+use crate::sdp::{DeclaredSsrcs, Direction, Negotiated};
 use crate::srtp::{SrtpSession, UnprotectError};
 use crate::stats::{DropCounters, LegStats, ReceiveStats, SendStats, e_model_mos};
 
@@ -80,6 +82,8 @@ pub struct RtpLeg {
     latched: bool,
     remote_ssrc: Option<u32>,
     previous_ssrc: Option<(u32, Instant)>,
+    /// SSRCs the peer declared in SDP; when non-empty, the only ones besides the latched one.
+    declared: DeclaredSsrcs,
     rx: ReceiveStats,
     tx: SendStats,
     drops: DropCounters,
@@ -108,6 +112,7 @@ impl RtpLeg {
             latched: false,
             remote_ssrc: None,
             previous_ssrc: None,
+            declared: DeclaredSsrcs::default(),
             rx: ReceiveStats::default(),
             tx: SendStats::default(),
             drops: DropCounters::default(),
@@ -158,6 +163,18 @@ impl RtpLeg {
         std::mem::take(&mut self.ssrc_changed)
     }
 
+    /// Sets the SSRCs the peer declared in its SDP ([`crate::sdp::remote_ssrcs`]), replacing
+    /// any earlier set. With a non-empty set, RTP from any other SSRC than these and the one
+    /// currently latched is dropped and counted as `wrong_ssrc`; an empty set accepts any.
+    pub fn set_declared_ssrcs(&mut self, declared: DeclaredSsrcs) {
+        self.declared = declared;
+    }
+
+    /// The SSRCs the peer declared, if any.
+    pub fn declared_ssrcs(&self) -> &DeclaredSsrcs {
+        &self.declared
+    }
+
     /// Applies a re-INVITE: new address, keys, codec or direction. Outbound numbering continues.
     pub fn renegotiate(&mut self, negotiated: Negotiated) -> Result<()> {
         let keys_changed = negotiated.srtp != self.cfg.negotiated.srtp;
@@ -179,6 +196,18 @@ impl RtpLeg {
 
     /// Handles one datagram that arrived on this leg's socket.
     pub fn receive(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> Inbound {
+        self.receive_with(from, data, &mut BufferPool::default(), now)
+    }
+
+    /// Handles one datagram, taking the packet buffer from `pool` and returning it there when
+    /// the datagram is dropped (the bridge's allocation-free path).
+    pub fn receive_with(
+        &mut self,
+        from: SocketAddr,
+        data: &[u8],
+        pool: &mut BufferPool,
+        now: Instant,
+    ) -> Inbound {
         if !self.source_allowed(from) {
             self.drops.wrong_source += 1;
             return Inbound::Dropped;
@@ -194,30 +223,54 @@ impl RtpLeg {
                     return Inbound::Dropped;
                 }
             },
-            None => BytesMut::from(data),
+            None => {
+                let mut buf = pool.take();
+                buf.extend_from_slice(data);
+                buf
+            }
         };
-        let Some(packet) = RtpPacket::parse(plain) else {
-            self.drops.malformed += 1;
-            return Inbound::Dropped;
+        match self.check(from, plain, now) {
+            Ok(packet) => Inbound::Rtp(packet),
+            Err(buf) => {
+                pool.give(buf);
+                Inbound::Dropped
+            }
+        }
+    }
+
+    /// Parses and runs the strict checks on a plaintext packet; accounts for it if accepted,
+    /// else counts the drop and hands the buffer back.
+    fn check(
+        &mut self,
+        from: SocketAddr,
+        plain: BytesMut,
+        now: Instant,
+    ) -> std::result::Result<RtpPacket, BytesMut> {
+        let packet = match RtpPacket::try_parse(plain) {
+            Ok(packet) => packet,
+            Err(buf) => {
+                self.drops.malformed += 1;
+                return Err(buf);
+            }
         };
         let n = &self.cfg.negotiated;
         let known_pt =
             packet.pt == n.codec_pt || Some(packet.pt) == n.dtmf_pt || Some(packet.pt) == n.cn_pt;
         if !known_pt {
             self.drops.unknown_payload_type += 1;
-            return Inbound::Dropped;
+            return Err(packet.into_buffer());
         }
         let receives = n.direction.receives();
         let clock = n.codec.rtp_clock();
         if !self.ssrc_allowed(packet.ssrc, now) {
             self.drops.wrong_ssrc += 1;
-            return Inbound::Dropped;
+            return Err(packet.into_buffer());
         }
         if !receives {
             // The peer keeps sending while we put it on hold: account, do not forward.
             self.drops.while_held += 1;
             self.last_activity = Some(now);
-            return Inbound::Dropped;
+            return Err(packet.into_buffer());
         }
         self.latch(from);
         let origin = self.epoch(now);
@@ -231,7 +284,7 @@ impl RtpLeg {
             now,
         );
         self.last_activity = Some(now);
-        Inbound::Rtp(packet)
+        Ok(packet)
     }
 
     fn epoch(&mut self, now: Instant) -> Instant {
@@ -294,12 +347,15 @@ impl RtpLeg {
     }
 
     fn ssrc_allowed(&mut self, ssrc: u32, now: Instant) -> bool {
+        let declared = self.declared.is_empty() || self.declared.contains(ssrc);
         match self.remote_ssrc {
+            Some(current) if current == ssrc => true,
+            // The peer told us which streams it sends: anything else is someone else's.
+            _ if !declared => false,
             None => {
                 self.remote_ssrc = Some(ssrc);
                 true
             }
-            Some(current) if current == ssrc => true,
             Some(current) => {
                 // A switch back to an SSRC the peer just left is a stale or duplicated stream.
                 if let Some((old, at)) = self.previous_ssrc
@@ -328,14 +384,38 @@ impl RtpLeg {
             Some(s) => s.protect_rtp(packet.as_bytes()).ok()?.freeze(),
             None => Bytes::copy_from_slice(packet.as_bytes()),
         };
+        Some(self.sent(packet.payload().len(), payload))
+    }
+
+    /// [`RtpLeg::send_rtp`] for a packet we own (the passthrough path): plain RTP goes out in
+    /// the packet's own buffer, and a buffer left over (protected copy made, or not sent) goes
+    /// back to `pool`.
+    pub fn send_rtp_owned(&mut self, packet: RtpPacket, pool: &mut BufferPool) -> Option<Transmit> {
+        if !self.cfg.negotiated.direction.sends() {
+            pool.give(packet.into_buffer());
+            return None;
+        }
+        let payload_len = packet.payload().len();
+        let payload = match &mut self.srtp {
+            Some(s) => {
+                let protected = s.protect_rtp(packet.as_bytes());
+                pool.give(packet.into_buffer());
+                protected.ok()?.freeze()
+            }
+            None => packet.into_buffer().freeze(),
+        };
+        Some(self.sent(payload_len, payload))
+    }
+
+    fn sent(&mut self, payload_len: usize, payload: Bytes) -> Transmit {
         self.tx.packets += 1;
-        self.tx.bytes += packet.payload().len() as u64;
+        self.tx.bytes += payload_len as u64;
         self.sent_since_report = true;
-        Some(Transmit {
+        Transmit {
             from: self.cfg.local,
             to: self.remote,
             payload,
-        })
+        }
     }
 
     /// Builds this leg's periodic RTCP report (SR if we sent since the last one, else RR).

@@ -8,7 +8,8 @@
 //!   [`srtp`], offer/answer in [`sdp`], symmetric-RTP latching with strict source checks) and
 //!   the WebRTC leg ([`webrtc`]: str0m in RTP mode, ICE-lite, DTLS-SRTP);
 //! - the passthrough path ([`rewrite`]: SSRC/sequence/timestamp continuity, payload-type
-//!   mapping, re-protection with the other leg's keys);
+//!   mapping, re-protection with the other leg's keys), on buffers recycled through
+//!   [`buffers`] so that forwarding plain RTP allocates nothing per packet;
 //! - the transcode path ([`transcode`]: [`jitter`] buffer, decode with [`plc`] or Opus FEC,
 //!   [`resample`] where no native rate exists, encode, steady packetizer; [`g711`] in-house);
 //! - RFC 4733 relay ([`dtmf`], [`dtmf_relay`]), RTCP ([`rtcp`]), statistics and MOS
@@ -18,8 +19,9 @@
 //! The core (everything but [`shell`]) never reads the clock, opens sockets or spawns tasks;
 //! time is an input and [`clock::WallClock`] is a reading the shell hands in.
 //!
-//! May depend on: media crates (str0m, rtc-*, opus, ezk-g722) and, for the I/O shell only,
-//! `mio`, `quinn-udp` and `nix` (thread pinning). No async runtime, HTTP, database or adapter.
+//! May depend on: media crates (str0m, rtc-*, rtp-types, opus, ezk-g722) and, for the I/O shell
+//! only, `mio`, `quinn-udp` and `nix` (thread pinning, the worker's timer). No async runtime,
+//! HTTP, database or adapter.
 //!
 //! # Run loop
 //!
@@ -28,11 +30,12 @@
 //!    [`bridge::Bridge`] from the two legs and a [`clock::WallClock`] reading.
 //! 2. Feed exactly one input: a received datagram ([`bridge::Input::Receive`]) or, when the
 //!    last deadline passed, [`bridge::Input::Timeout`], always with the current `now`.
-//! 3. Drain [`bridge::Bridge::poll_output`]: send every `Transmit`, forward every `Event`,
-//!    until it returns `Timeout(deadline)`.
+//! 3. Drain [`bridge::Bridge::poll_output`]: send every `Transmit` and hand it back with
+//!    [`bridge::Bridge::recycle`], forward every `Event`, until it returns `Timeout(deadline)`.
 //! 4. Sleep until the earliest deadline or the next datagram, then go to 2.
 
 pub mod bridge;
+pub mod buffers;
 pub mod clock;
 pub mod codec;
 pub mod dtmf;

@@ -1,11 +1,10 @@
 //! A parsed, plaintext RTP packet in its own buffer, with in-place header rewriting.
 //!
-//! Parsing (and all the validation of CSRC counts, extension lengths and padding) is done by
-//! `rtc-rtp`; the fixed-header fields the bridge rewrites sit at fixed offsets, so rewriting
-//! touches twelve bytes and never reallocates.
+//! Validation (version, CSRC count, extension length, padding) is done by `rtp-types`, which
+//! reads the datagram in place; the fixed-header fields the bridge rewrites sit at fixed offsets,
+//! so neither parsing nor rewriting (twelve bytes) copies or allocates.
 
 use bytes::BytesMut;
-use rtc_shared::marshal::{MarshalSize as _, Unmarshal as _};
 
 /// Whether a datagram on an rtcp-mux port is RTCP (RFC 5761 §4: PT 64–95 after the marker).
 pub fn is_rtcp(data: &[u8]) -> bool {
@@ -36,32 +35,24 @@ impl RtpPacket {
     /// Refused: wrong version, truncated header/CSRC list/extension, padding longer than the
     /// payload, and empty payloads (no audio codec we bridge sends zero-byte frames).
     pub fn parse(buf: BytesMut) -> Option<Self> {
-        let mut reader: &[u8] = &buf;
-        let header = rtc_rtp::header::Header::unmarshal(&mut reader).ok()?;
-        if header.version != 2 {
-            return None;
-        }
-        let payload_start = header.marshal_size();
-        let mut payload_end = buf.len();
-        if header.padding {
-            let pad = usize::from(*buf.last()?);
-            if pad == 0 || payload_start + pad > payload_end {
-                return None;
-            }
-            payload_end -= pad;
-        }
-        if payload_start >= payload_end {
-            return None;
-        }
-        Some(Self {
-            pt: header.payload_type,
-            marker: header.marker,
-            seq: header.sequence_number,
-            ts: header.timestamp,
-            ssrc: header.ssrc,
+        Self::try_parse(buf).ok()
+    }
+
+    /// [`RtpPacket::parse`] that hands the buffer back when the packet is refused, so that a
+    /// caller recycling buffers does not lose one to a malformed datagram.
+    pub fn try_parse(buf: BytesMut) -> Result<Self, BytesMut> {
+        let Some(v) = validate(&buf) else {
+            return Err(buf);
+        };
+        Ok(Self {
+            pt: v.pt,
+            marker: v.marker,
+            seq: v.seq,
+            ts: v.ts,
+            ssrc: v.ssrc,
             buf,
-            payload_start,
-            payload_end,
+            payload_start: v.payload_start,
+            payload_end: v.payload_end,
         })
     }
 
@@ -94,6 +85,11 @@ impl RtpPacket {
         &self.buf
     }
 
+    /// Gives up the packet, returning its buffer (for protection in place or for reuse).
+    pub fn into_buffer(self) -> BytesMut {
+        self.buf
+    }
+
     /// Sets the rewritable fields and writes them into the buffer.
     pub fn rewrite(&mut self, pt: u8, seq: u16, ts: u32, ssrc: u32) {
         self.pt = pt;
@@ -109,6 +105,37 @@ impl RtpPacket {
         self.buf[4..8].copy_from_slice(&self.ts.to_be_bytes());
         self.buf[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
     }
+}
+
+/// The fixed-header fields and the payload bounds of an acceptable packet.
+struct Valid {
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload_start: usize,
+    payload_end: usize,
+}
+
+/// Checks a plaintext packet without copying or allocating: `rtp-types` validates the version,
+/// the CSRC list, the extension length and the padding against the datagram's length.
+fn validate(buf: &[u8]) -> Option<Valid> {
+    let packet = rtp_types::RtpPacket::parse(buf).ok()?;
+    let payload_start = packet.payload_offset();
+    let payload_end = payload_start + packet.payload_len();
+    if payload_start >= payload_end {
+        return None;
+    }
+    Some(Valid {
+        pt: packet.payload_type(),
+        marker: packet.marker_bit(),
+        seq: packet.sequence_number(),
+        ts: packet.timestamp(),
+        ssrc: packet.ssrc(),
+        payload_start,
+        payload_end,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! One audio m-line. We offer `RTP/SAVP` with SDES keys (both `_80` and `_32`) or `RTP/AVP`,
 //! our codecs in preference order, `telephone-event`, CN 13, `a=rtcp-mux` and `a=ptime`.
 //! Negotiation picks the first codec in the *offerer's* order that we support (RFC 3264 §6.1).
+//! The SSRCs the peer declares (`a=ssrc`, [`remote_ssrcs`]) feed the SIP leg's source checks.
 
 use std::io::Cursor;
 use std::net::{IpAddr, SocketAddr};
@@ -516,6 +517,10 @@ fn strip_dtmf(text: &str, pt: u8) -> String {
     }
     out
 }
+
+mod ssrc;
+
+pub use ssrc::{DeclaredSsrcs, remote_ssrcs};
 
 #[cfg(test)]
 mod tests;

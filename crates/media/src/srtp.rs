@@ -2,6 +2,12 @@
 //!
 //! The cipher work is done by `rtc-srtp`; this module turns SDP key lines into its contexts and
 //! maps its failures onto drop reasons.
+//!
+//! `rtc-srtp` has no in-place form in its public API: each protected or unprotected packet
+//! comes back in a buffer of its own, the two heap allocations per packet left on the SRTP
+//! passthrough path (a few more for packets with CSRCs or header extensions, whose header it
+//! parses into lists of its own). The in-place alternative, libsrtp through the `srtp` crate, was measured
+//! slower on this path and is unmaintained (see the media crate's `BENCHMARKS.md`).
 
 use std::fmt;
 

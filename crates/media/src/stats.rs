@@ -1,9 +1,14 @@
 //! Per-leg statistics: RFC 3550 reception state (loss, jitter), sending counters, RTT, drop
-//! counters and an ITU-T G.107 E-model MOS estimate.
+//! counters and an E-model MOS estimate (ITU-T G.107 for narrowband codecs, G.107.1 for
+//! wideband ones).
 
 use std::time::{Duration, Instant};
 
 use crate::codec::Codec;
+
+mod mos;
+
+pub use mos::e_model_mos;
 
 /// Why inbound datagrams were dropped; every drop lands in exactly one counter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -224,30 +229,6 @@ impl LegStats {
     }
 }
 
-/// ITU-T G.107 E-model, simplified: R = 93.2 − Id − Ie,eff, mapped to MOS-CQE.
-///
-/// `one_way_delay` should include network delay (RTT/2) and our jitter buffer; `loss` is the
-/// packet loss ratio 0–1. Codec impairments (Ie, Bpl) are the G.113 Appendix I values for the
-/// narrowband codecs with PLC; G.722 and Opus use the G.711 values on the narrowband scale,
-/// which underestimates them (documented approximation).
-pub fn e_model_mos(codec: Codec, one_way_delay: Duration, loss: f64) -> f64 {
-    let (ie, bpl) = match codec {
-        Codec::Pcmu | Codec::Pcma => (0.0, 25.1),
-        Codec::G722 => (0.0, 25.1),
-        Codec::Opus => (0.0, 20.0),
-    };
-    let d = one_way_delay.as_secs_f64() * 1000.0;
-    // G.107 simplified delay impairment (Cole & Rosenbluth form).
-    let id = 0.024 * d + if d > 177.3 { 0.11 * (d - 177.3) } else { 0.0 };
-    let ppl = (loss.clamp(0.0, 1.0)) * 100.0;
-    let ie_eff = ie + (95.0 - ie) * ppl / (ppl + bpl);
-    let r = (93.2 - id - ie_eff).clamp(0.0, 100.0);
-    if r <= 0.0 {
-        return 1.0;
-    }
-    (1.0 + 0.035 * r + 7.0e-6 * r * (r - 60.0) * (100.0 - r)).clamp(1.0, 4.5)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,15 +259,5 @@ mod tests {
             s.record(i as u16, i * 160, 160, u64::from(i * 160 + wobble), t);
         }
         assert!((75..=85).contains(&s.jitter()), "jitter {}", s.jitter());
-    }
-
-    #[test]
-    fn mos_falls_with_loss_and_delay() {
-        let good = e_model_mos(Codec::Pcmu, Duration::from_millis(20), 0.0);
-        let lossy = e_model_mos(Codec::Pcmu, Duration::from_millis(20), 0.05);
-        let late = e_model_mos(Codec::Pcmu, Duration::from_millis(400), 0.0);
-        assert!(good > 4.3 && good <= 4.5, "{good}");
-        assert!(lossy < good - 0.4, "{lossy}");
-        assert!(late < good - 0.5, "{late}");
     }
 }

@@ -9,7 +9,7 @@ use callbridge_media::bridge::Path;
 use callbridge_media::codec::Codec;
 use callbridge_media::event::{LegId, MediaEvent};
 use callbridge_media::packet::RtpPacket;
-use callbridge_media::sdp::Direction;
+use callbridge_media::sdp::{DeclaredSsrcs, Direction};
 use common::{Sim, SimOptions};
 
 /// Asserts that consecutive packets have consecutive sequence numbers (wrap included) and
@@ -197,7 +197,7 @@ fn reinvite_with_new_sdes_keys_keeps_audio_flowing_both_ways() {
     let mut n = sim.bridge.leg(LegId::B).negotiated().clone();
     n.srtp = Some((ours.clone(), theirs.clone()));
     sim.bridge
-        .renegotiate(LegId::B, n, sim.now)
+        .renegotiate(LegId::B, n, DeclaredSsrcs::default(), sim.now)
         .expect("renegotiate");
     sim.peers[1].srtp = Some(SrtpSession::new(&theirs, &ours).expect("peer keys"));
     sim.run_for(Duration::from_secs(1));

@@ -185,8 +185,9 @@ fn a_reinvite_reaches_a_running_call_and_media_follows_the_new_address() {
     let offer = sdp::create_offer(&LocalMedia::new(m.ip(), m.port(), vec![Codec::Pcmu]), 2);
     let bm = LocalMedia::new(bridge_b.ip(), bridge_b.port(), vec![Codec::Pcmu]);
     let (_, negotiated) = sdp::answer_offer(&offer, &bm, 3).expect("answer");
+    let ssrcs = sdp::remote_ssrcs(&offer).expect("valid SDP");
     w.with_call(1, move |bridge, now| {
-        bridge.renegotiate(LegId::B, negotiated, now)
+        bridge.renegotiate(LegId::B, negotiated, ssrcs, now)
     })
     .expect("call exists")
     .expect("re-INVITE accepted");

@@ -1,8 +1,9 @@
-//! SDP offer handling for the SIP leg must never panic, whatever the text.
+//! SDP offer handling for the SIP leg (the negotiation and the declared `a=ssrc` set) must never
+//! panic, whatever the text.
 #![no_main]
 
 use callbridge_media::codec::Codec;
-use callbridge_media::sdp::{LocalMedia, answer_offer, apply_answer};
+use callbridge_media::sdp::{LocalMedia, answer_offer, apply_answer, remote_ssrcs};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,4 +12,5 @@ fuzz_target!(|data: &[u8]| {
         .with_fresh_srtp();
     let _ = answer_offer(text, &local, 1);
     let _ = apply_answer(text, &local);
+    let _ = remote_ssrcs(text);
 });

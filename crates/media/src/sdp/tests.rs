@@ -135,10 +135,53 @@ fn refuses_unusable_offers() {
     assert!(answer_offer("v=0\r\nthis is not sdp", &local(), 1).is_err());
 }
 
+#[test]
+fn reads_declared_ssrcs_of_the_audio_line_only() {
+    assert!(remote_ssrcs(TEAMS_OFFER).expect("no a=ssrc").is_empty());
+    let with = format!(
+        "{TEAMS_OFFER}a=ssrc:2222 cname:x\r\na=ssrc:1111 msid:a b\r\na=ssrc:2222 label:y\r\n\
+         m=video 0 RTP/SAVP 96\r\na=ssrc:3333 cname:v\r\n"
+    );
+    let set = remote_ssrcs(&with).expect("a=ssrc");
+    assert_eq!(set.as_slice(), &[1111, 2222]);
+    assert!(set.contains(2222) && !set.contains(3333));
+}
+
+#[test]
+fn refuses_malformed_or_excessive_ssrc_lines() {
+    for bad in [
+        "a=ssrc:abc cname:x",
+        "a=ssrc:4294967296 cname:x",
+        "a=ssrc:-1",
+        "a=ssrc:",
+    ] {
+        let text = format!("{TEAMS_OFFER}{bad}\r\n");
+        assert!(
+            matches!(remote_ssrcs(&text), Err(MediaError::PeerSdp(_))),
+            "{bad}"
+        );
+    }
+    let many: String = (1..=17)
+        .map(|s| format!("a=ssrc:{s} cname:x\r\n"))
+        .collect();
+    assert!(remote_ssrcs(&format!("{TEAMS_OFFER}{many}")).is_err());
+    let enough: String = (1..=16)
+        .map(|s| format!("a=ssrc:{s} cname:x\r\n"))
+        .collect();
+    assert_eq!(
+        remote_ssrcs(&format!("{TEAMS_OFFER}{enough}"))
+            .expect("16 is fine")
+            .as_slice()
+            .len(),
+        16
+    );
+}
+
 proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,400}") {
         prop_assert!(answer_offer(&text, &local(), 1).is_err());
+        prop_assert!(remote_ssrcs(&text).is_err());
     }
 
     #[test]
@@ -150,5 +193,6 @@ proptest! {
         if let Ok((_, n)) = answer_offer(&text, &local(), 1) {
             prop_assert!(matches!(n.codec, Codec::G722 | Codec::Pcmu));
         }
+        prop_assert!(remote_ssrcs(&text).map_or(true, |s| s.as_slice().len() <= 16));
     }
 }

@@ -553,6 +553,7 @@ impl Loop {
             match slot.bridge.poll_output() {
                 Output::Transmit(t) => {
                     let Some(leg) = slot.legs.iter().position(|l| l.local == t.from) else {
+                        slot.bridge.recycle(t);
                         continue;
                     };
                     let max_segments = slot.legs[leg].state.max_gso_segments();
@@ -560,6 +561,7 @@ impl Loop {
                         self.batch.flush(&slot.legs, &mut self.report);
                     }
                     self.batch.push(leg, &t);
+                    slot.bridge.recycle(t);
                 }
                 Output::Event(e) => {
                     let _ = self.events_out.send((slot.id, e));

@@ -16,7 +16,7 @@ use callbridge_media::dtmf::TelephoneEvent;
 use callbridge_media::event::{LegId, MediaEvent};
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::packet::{RtpPacket, is_rtcp};
-use callbridge_media::sdp::{self, Direction, LocalMedia, Negotiated};
+use callbridge_media::sdp::{self, DeclaredSsrcs, Direction, LocalMedia, Negotiated};
 use callbridge_media::srtp::SrtpSession;
 use callbridge_media::transcode::codecs::Encoder;
 use rand::rngs::StdRng;
@@ -199,6 +199,30 @@ impl SimOptions {
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("addr")
+}
+
+/// A SIP leg at `local` from its negotiation, latching on the first valid packet.
+pub fn rtp_leg(local: SocketAddr, negotiated: Negotiated, ssrc: u32) -> RtpLeg {
+    RtpLeg::new(RtpLegConfig {
+        local,
+        negotiated,
+        latch: LatchMode::FirstValidPacket,
+        ssrc,
+        cname: "bridge".into(),
+        initial_seq: 1,
+        initial_ts: 0,
+    })
+    .expect("leg")
+}
+
+/// Bridges two SIP legs (A then B) at `now`, with default settings and a fixed wall clock.
+pub fn bridge_of(legs: [RtpLeg; 2], now: Instant) -> Bridge {
+    let [a, b] = legs;
+    let wall = WallClock {
+        at: now,
+        unix: Duration::from_secs(1_790_000_000),
+    };
+    Bridge::new(a, b, BridgeConfig::new(wall), now).expect("bridge")
 }
 
 /// Negotiates one leg through real SDP: the peer offers, the bridge answers.
@@ -418,7 +442,7 @@ impl Sim {
         }
         self.peers[i].negotiated.direction = direction.reversed();
         self.bridge
-            .renegotiate(id, n, self.now)
+            .renegotiate(id, n, DeclaredSsrcs::default(), self.now)
             .expect("renegotiate");
         self.drain();
     }
