@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use callbridge_media::event::{LegId, MediaEvent};
 use callbridge_media::shell::worker::Worker;
 use common::audio::analyse;
-use support::{Driver, Session, SipPacket};
+use support::{Session, SipPacket};
 
 /// One browser at a time: two would share the machine's two cores with the audio deadlines.
 static ONE_BROWSER: Mutex<()> = Mutex::new(());
@@ -93,19 +93,26 @@ fn headless_chromium_joins_hears_and_is_heard_and_its_dtmf_reaches_sip() {
 fn headless_chromium_holds_with_a_sendonly_reoffer_and_resumes() {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let mut session = Session::start("hold", "?hold");
+    let worker = Worker::spawn("chromium-hold").expect("worker");
     let mut sockets = Some([session.web.take(), session.sip.take()].map(|s| s.expect("sockets")));
-    let mut driver: Option<Driver> = None;
-    let result = session.serve(|path, offer| match (path, &driver) {
-        ("/whip", None) => {
+    let result = session.serve(|path, offer| {
+        if path == "/whip" {
             let (bridge, answer) = session.bridge_for(offer);
-            driver = Some(Driver::spawn(bridge, sockets.take().expect("once")));
-            answer
+            let sockets = sockets.take().expect("one WHIP offer").into();
+            worker.add_call(1, bridge, sockets).expect("add call");
+            return answer;
         }
-        (_, Some(d)) => d.reoffer(offer).expect("re-offer answered"),
-        (_, None) => panic!("re-offer before the call"),
+        // A re-offer reaches the running call on its worker, as the engine will send it.
+        let offer = offer.to_owned();
+        worker
+            .with_call(1, move |bridge, now| {
+                bridge.renegotiate_webrtc(LegId::A, &offer, now)
+            })
+            .expect("the call is running")
+            .expect("re-offer answered")
     });
     let packets = session.finish();
-    let events = driver.expect("the call ran").stop();
+    let events: Vec<MediaEvent> = worker.events().try_iter().map(|(_, e)| e).collect();
     eprintln!("browser: {result}");
 
     assert!(!result.starts_with("error"), "browser: {result}");

@@ -6,15 +6,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
-use callbridge_media::bridge::{Bridge, BridgeConfig, Input, Output};
+use callbridge_media::bridge::{Bridge, BridgeConfig};
 use callbridge_media::codec::Codec;
 use callbridge_media::dtmf::TelephoneEvent;
-use callbridge_media::event::{LegId, MediaEvent};
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::media_leg::BrowserLeg;
 use callbridge_media::packet::RtpPacket;
@@ -346,101 +345,4 @@ pub(crate) fn ended_events(packets: &[SipPacket]) -> Vec<(char, u16)> {
         }
     }
     ended.into_iter().map(|(_, d, dur)| (d, dur)).collect()
-}
-
-type Reoffer = (String, Sender<callbridge_media::Result<String>>);
-
-/// Runs a bridge on its two sockets in real time, as the worker does, and also hands it the
-/// browser's re-offers (which the worker has no command for).
-pub(crate) struct Driver {
-    offers: Sender<Reoffer>,
-    stop: Sender<()>,
-    thread: JoinHandle<Vec<MediaEvent>>,
-}
-
-impl Driver {
-    pub(crate) fn spawn(bridge: Bridge, sockets: [UdpSocket; 2]) -> Self {
-        let (offers, offers_rx) = mpsc::channel::<Reoffer>();
-        let (stop, stop_rx) = mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || run(bridge, &sockets, &offers_rx, &stop_rx));
-        Self {
-            offers,
-            stop,
-            thread,
-        }
-    }
-
-    /// Hands the browser's offer to the bridge's WebRTC leg; returns the answer.
-    pub(crate) fn reoffer(&self, offer: &str) -> callbridge_media::Result<String> {
-        let (tx, rx) = mpsc::channel();
-        self.offers.send((offer.to_owned(), tx)).expect("driver");
-        rx.recv().expect("driver answers")
-    }
-
-    /// Stops the bridge; returns its events.
-    pub(crate) fn stop(self) -> Vec<MediaEvent> {
-        let _ = self.stop.send(());
-        self.thread.join().expect("driver")
-    }
-}
-
-fn run(
-    mut bridge: Bridge,
-    sockets: &[UdpSocket; 2],
-    offers: &Receiver<Reoffer>,
-    stop: &Receiver<()>,
-) -> Vec<MediaEvent> {
-    let locals = sockets
-        .each_ref()
-        .map(|s| s.local_addr().expect("local address"));
-    for s in sockets {
-        s.set_nonblocking(true).expect("non-blocking");
-    }
-    let mut events = Vec::new();
-    let mut buf = [0u8; 2048];
-    let mut deadline = worker::now();
-    while stop.try_recv().is_err() {
-        while let Ok((offer, reply)) = offers.try_recv() {
-            let _ = reply.send(bridge.renegotiate_webrtc(LegId::A, &offer, worker::now()));
-        }
-        let mut idle = true;
-        for (s, local) in sockets.iter().zip(locals) {
-            while let Ok((n, from)) = s.recv_from(&mut buf) {
-                idle = false;
-                let input = Input::Receive {
-                    from,
-                    to: local,
-                    data: &buf[..n],
-                };
-                let _ = bridge.handle_input(input, worker::now());
-                deadline = drain(&mut bridge, sockets, &mut events);
-            }
-        }
-        if worker::now() >= deadline {
-            let _ = bridge.handle_input(Input::Timeout, worker::now());
-        }
-        deadline = drain(&mut bridge, sockets, &mut events);
-        if idle {
-            let nap = deadline.saturating_duration_since(worker::now());
-            std::thread::sleep(nap.min(Duration::from_millis(1)));
-        }
-    }
-    events
-}
-
-fn drain(bridge: &mut Bridge, sockets: &[UdpSocket; 2], events: &mut Vec<MediaEvent>) -> Instant {
-    loop {
-        match bridge.poll_output() {
-            Output::Transmit(t) => {
-                if let Some(s) = sockets
-                    .iter()
-                    .find(|s| s.local_addr().is_ok_and(|a| a == t.from))
-                {
-                    let _ = s.send_to(&t.payload, t.to);
-                }
-            }
-            Output::Event(e) => events.push(e),
-            Output::Timeout(t) => return t,
-        }
-    }
 }
