@@ -110,6 +110,7 @@ impl SrtpSession {
 
     /// Encrypts and authenticates an outbound RTP packet in its own buffer, appending the tag
     /// ([`SrtpSuite::rtp_tag_len`] bytes; a buffer with that much spare capacity does not grow).
+    /// On failure the buffer's contents are unspecified and it must not be sent.
     pub fn protect_rtp_in_place(&mut self, packet: &mut BytesMut) -> Result<()> {
         self.outbound_rtp
             .protect(packet)
