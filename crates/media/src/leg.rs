@@ -215,21 +215,17 @@ impl RtpLeg {
         if is_rtcp(data) {
             return self.receive_rtcp(from, data, now);
         }
-        let plain = match &mut self.srtp {
-            Some(s) => match s.unprotect_rtp(data) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.count_unprotect(e);
-                    return Inbound::Dropped;
-                }
-            },
-            None => {
-                let mut buf = pool.take();
-                buf.extend_from_slice(data);
-                buf
-            }
-        };
-        match self.check(from, plain, now) {
+        // SRTP is unprotected in the pooled buffer too, so the packet is never copied again.
+        let mut buf = pool.take();
+        buf.extend_from_slice(data);
+        if let Some(s) = &mut self.srtp
+            && let Err(e) = s.unprotect_rtp_in_place(&mut buf)
+        {
+            pool.give(buf);
+            self.count_unprotect(e);
+            return Inbound::Dropped;
+        }
+        match self.check(from, buf, now) {
             Ok(packet) => Inbound::Rtp(packet),
             Err(buf) => {
                 pool.give(buf);
@@ -387,24 +383,22 @@ impl RtpLeg {
         Some(self.sent(packet.payload().len(), payload))
     }
 
-    /// [`RtpLeg::send_rtp`] for a packet we own (the passthrough path): plain RTP goes out in
-    /// the packet's own buffer, and a buffer left over (protected copy made, or not sent) goes
-    /// back to `pool`.
+    /// [`RtpLeg::send_rtp`] for a packet we own (the passthrough path): it goes out in its own
+    /// buffer, SRTP protected in place, and a buffer that is not sent goes back to `pool`.
     pub fn send_rtp_owned(&mut self, packet: RtpPacket, pool: &mut BufferPool) -> Option<Transmit> {
         if !self.cfg.negotiated.direction.sends() {
             pool.give(packet.into_buffer());
             return None;
         }
         let payload_len = packet.payload().len();
-        let payload = match &mut self.srtp {
-            Some(s) => {
-                let protected = s.protect_rtp(packet.as_bytes());
-                pool.give(packet.into_buffer());
-                protected.ok()?.freeze()
-            }
-            None => packet.into_buffer().freeze(),
-        };
-        Some(self.sent(payload_len, payload))
+        let mut buf = packet.into_buffer();
+        if let Some(s) = &mut self.srtp
+            && s.protect_rtp_in_place(&mut buf).is_err()
+        {
+            pool.give(buf);
+            return None;
+        }
+        Some(self.sent(payload_len, buf.freeze()))
     }
 
     fn sent(&mut self, payload_len: usize, payload: Bytes) -> Transmit {
