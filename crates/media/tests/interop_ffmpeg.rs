@@ -223,7 +223,10 @@ fn ffmpeg_receives(codec: Codec) {
     let mut enc = Encoder::new(Codec::Pcmu, 8000, 5).expect("encoder");
     let mut payload = Vec::new();
     let start = worker::now();
-    for i in 0..200u32 {
+    // Send until ffmpeg has its 2.5 s and exits; a slow-starting ffmpeg still gets them, and
+    // one that never hears anything is stopped after 30 s instead of hanging the suite.
+    let mut exited = false;
+    for i in 0..1500u32 {
         let pcm: Vec<i16> = (0..160)
             .map(|k| {
                 (8000.0
@@ -238,8 +241,14 @@ fn ffmpeg_receives(codec: Codec) {
         let due = start + Duration::from_millis(20 * u64::from(i + 1));
         std::thread::sleep(due.saturating_duration_since(worker::now()));
         if child.try_wait().expect("wait").is_some() {
+            exited = true;
             break;
         }
+    }
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("ffmpeg received no {codec:?} audio within 30 s");
     }
     let status = child.wait().expect("ffmpeg exit");
     assert!(status.success(), "ffmpeg receive failed for {codec:?}");
