@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use callbridge_media::shell::affinity::pin_current_thread;
-use callbridge_media::shell::worker::WorkerReport;
+use callbridge_media::shell::worker::{WorkerReport, schedstat_cpu_time};
 use mio::net::UdpSocket as MioSocket;
 use mio::{Events, Interest, Poll, Token};
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
@@ -90,10 +90,7 @@ impl Forwarder {
     /// The forwarder thread's CPU time so far.
     fn cpu(&self) -> Duration {
         let tid = self.counters.tid.load(Ordering::Relaxed);
-        std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-            .map_or(Duration::ZERO, Duration::from_nanos)
+        schedstat_cpu_time(&format!("/proc/self/task/{tid}/schedstat"))
     }
 }
 

@@ -581,7 +581,13 @@ impl Loop {
 
 /// CPU time of the calling thread (Linux `schedstat`), zero where unavailable.
 pub fn thread_cpu_time() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
+    schedstat_cpu_time("/proc/thread-self/schedstat")
+}
+
+/// CPU time a `schedstat` file reports (its first field, nanoseconds), zero where unavailable:
+/// `/proc/self/task/<tid>/schedstat` reads another thread of this process.
+pub fn schedstat_cpu_time(path: &str) -> Duration {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.split_whitespace()
