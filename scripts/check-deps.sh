@@ -34,7 +34,7 @@ forbid() {
 
 ours=(callbridge callbridge-model callbridge-engine callbridge-media callbridge-sip
       callbridge-adapter callbridge-store callbridge-sandbox callbridge-loadgen
-      callbridge-slack callbridge-teams)
+      callbridge-slack callbridge-teams callbridge-testkit)
 io=(tokio hyper axum reqwest sqlx async-std smol)
 without() { local skip=" $* "; for c in "${ours[@]}"; do [[ "$skip" == *" $c "* ]] || echo "$c"; done; }
 
@@ -56,6 +56,11 @@ forbid callbridge-sip $(without callbridge-sip callbridge-model)
 forbid callbridge-store $(without callbridge-store callbridge-model)
 # Sandboxes stand in for the outside world: they know nothing of callbridge's insides.
 forbid callbridge-sandbox $(without callbridge-sandbox callbridge-model)
+# The test kit is dev-only: no product crate may depend on it (outside dev-dependencies).
+for crate in callbridge callbridge-slack callbridge-teams callbridge-sip callbridge-adapter \
+             callbridge-store callbridge-engine callbridge-media callbridge-model; do
+    forbid "$crate" callbridge-testkit
+done
 # The load generator drives the media core only.
 forbid callbridge-loadgen $(without callbridge-loadgen callbridge-model callbridge-media)
 
@@ -64,6 +69,15 @@ while IFS= read -r hit; do
     echo "anyhow outside main.rs and tests: $hit"
     violations=$((violations + 1))
 done < <(grep -rln --include='*.rs' 'anyhow' crates/*/src adapters/*/src 2>/dev/null | grep -v '/main\.rs$' || true)
+
+# The sandboxes play the other side: product code never imports them. Only the demo and the
+# CLI's `sandbox` command (both in the gateway binary's main.rs and demo.rs) may; tests and the
+# dev-only test kit may.
+while IFS= read -r hit; do
+    echo "product code imports the sandbox: $hit"
+    violations=$((violations + 1))
+done < <(grep -rlnw --include='*.rs' 'callbridge_sandbox' crates/*/src adapters/*/src 2>/dev/null \
+    | grep -v -e '^crates/sandbox/' -e '^crates/testkit/' -e '^crates/gateway/src/main\.rs$' -e '^crates/gateway/src/demo\.rs$' || true)
 
 if [ "$violations" -gt 0 ]; then
     echo "check-deps: $violations violation(s)"

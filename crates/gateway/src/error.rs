@@ -24,6 +24,12 @@ pub enum GatewayError {
         /// Why.
         source: std::io::Error,
     },
+    /// A platform adapter cannot start with this configuration.
+    #[error("platform adapter: {0}")]
+    Platform(#[from] callbridge_adapter::AdapterError),
+    /// The Direct Routing trunk cannot start.
+    #[error("SIP trunk: {0}")]
+    Trunk(#[from] callbridge_sip::SipError),
     /// An I/O failure while doing something named.
     #[error("I/O error {0}: {1}")]
     Io(&'static str, #[source] std::io::Error),

@@ -3,13 +3,17 @@
 //!
 //! The only crate that wires everything together; it may depend on every workspace crate.
 //! Modules: [`config`] (file + environment → validated [`config::Config`]), [`http`] (the
-//! router from [`http::app`], errors, metrics, admin API), [`serve`] (binding, graceful
-//! shutdown), [`demo`] (a generated configuration for `callbridge demo`).
+//! router from [`http::app`], errors, metrics, admin API, the platforms' inbound routes),
+//! [`platforms`] (mounted adapters, their sealed tokens, the durable inbox and the event loop),
+//! [`serve`] (binding, graceful shutdown), [`demo`] (a generated configuration for
+//! `callbridge demo`).
 
 pub mod config;
 pub mod demo;
 mod error;
 pub mod http;
+pub mod install_kit;
+pub mod platforms;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use callbridge::config::{Config, ENV_PREFIX, render_redacted};
-use callbridge::serve::{Gateway, open_store, termination_signals};
-use callbridge::{demo, telemetry};
+use callbridge::serve::{Gateway, open_store, platforms, termination_signals};
+use callbridge::{demo, install_kit, telemetry};
 use callbridge_sandbox::microsoft::{MicrosoftConfig, MicrosoftSandbox, MicrosoftSeed};
 use callbridge_sandbox::slack::SlackSeed;
 use clap::{Parser, Subcommand};
@@ -47,6 +47,16 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Slack installation kit.
+    Slack {
+        #[command(subcommand)]
+        command: SlackCommand,
+    },
+    /// Teams installation kit.
+    Teams {
+        #[command(subcommand)]
+        command: TeamsCommand,
+    },
     /// Run a local stand-in for a platform, for development and tests.
     Sandbox {
         #[command(subcommand)]
@@ -76,6 +86,44 @@ enum SandboxCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum SlackCommand {
+    /// Print a ready-to-paste Slack app manifest for this gateway.
+    Manifest {
+        /// The URL Slack reaches the gateway at (https://…).
+        #[arg(long)]
+        public_url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeamsCommand {
+    /// Write the Teams app package (zip) and print the PowerShell that pairs the trunk.
+    Manifest {
+        /// The URL Teams reaches the gateway at (https://…).
+        #[arg(long)]
+        public_url: String,
+        /// The SBC FQDN the Teams SIP proxies reach the trunk at.
+        #[arg(long)]
+        sbc_fqdn: String,
+        /// The bot's Entra application id (a GUID).
+        #[arg(long, env = "CALLBRIDGE_TEAMS_BOT_APP_ID")]
+        bot_app_id: String,
+        /// The first number of the range assigned to Slack users (E.164).
+        #[arg(long, requires = "slack_number_count")]
+        slack_numbers_from: Option<String>,
+        /// How many numbers that range holds.
+        #[arg(long, requires = "slack_numbers_from")]
+        slack_number_count: Option<u64>,
+        /// `-MaxConcurrentSessions` for the gateway.
+        #[arg(long, default_value_t = 100)]
+        max_sessions: u32,
+        /// Where to write the app package.
+        #[arg(long, default_value = "callbridge-teams.zip")]
+        out: PathBuf,
+    },
+}
+
 fn read_seed(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
@@ -100,7 +148,11 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::load(&config, env_overrides())?;
             telemetry::init_logging(config.log_format, &config.log_level);
             let store = open_store(&config).await?;
-            let gateway = Gateway::bind(&config, store).await?;
+            let platforms = platforms(&config, &store).await?;
+            let gateway = Gateway::bind(&config, store)
+                .await?
+                .mount(platforms)
+                .await?;
             tracing::info!(addr = %gateway.local_addr()?, "callbridge serving");
             gateway.run(termination_signals()).await?;
         }
@@ -167,6 +219,34 @@ async fn main() -> anyhow::Result<()> {
             }
             tokio::signal::ctrl_c().await?;
             running.shutdown().await;
+        }
+        Command::Slack {
+            command: SlackCommand::Manifest { public_url },
+        } => {
+            print!("{}", install_kit::slack_manifest(&public_url)?);
+        }
+        Command::Teams {
+            command:
+                TeamsCommand::Manifest {
+                    public_url,
+                    sbc_fqdn,
+                    bot_app_id,
+                    slack_numbers_from,
+                    slack_number_count,
+                    max_sessions,
+                    out,
+                },
+        } => {
+            let request = install_kit::TeamsKitRequest {
+                public_url: &public_url,
+                sbc_fqdn: &sbc_fqdn,
+                bot_app_id: &bot_app_id,
+                slack_numbers: slack_numbers_from.as_deref().zip(slack_number_count),
+                max_concurrent_sessions: max_sessions,
+            };
+            let script = install_kit::teams_kit(&request, &out)?;
+            eprintln!("Teams app package written to {}", out.display());
+            print!("{script}");
         }
         Command::Config {
             command: ConfigCommand::Check { file },

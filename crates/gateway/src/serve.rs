@@ -5,6 +5,7 @@
 //! out. A second signal exits at once.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use callbridge_store::SqlStore;
@@ -12,8 +13,15 @@ use tokio::net::TcpListener;
 
 use crate::GatewayError;
 use crate::config::Config;
+use crate::config::{ConfigError, SipSettings};
 use crate::http::{EdgeLimits, app};
+use crate::platforms::{GatewayHandler, Platforms, StoreVault, dispatch};
 use crate::state::AppState;
+use callbridge_model::{Platform, PlatformEvent};
+use callbridge_sip::{ProxyTarget, SipTransport, Trunk, TrunkConfig};
+use callbridge_slack::{SlackAdapter, SlackOptions};
+use callbridge_teams::TeamsAdapter;
+use tokio::sync::mpsc;
 
 /// Opens and migrates the configured store.
 pub async fn open_store(config: &Config) -> Result<SqlStore, GatewayError> {
@@ -22,12 +30,85 @@ pub async fn open_store(config: &Config) -> Result<SqlStore, GatewayError> {
     Ok(store)
 }
 
+/// The adapters the configuration enables, ready to mount.
+pub struct Mounted {
+    /// The adapters, by mount name.
+    pub platforms: Platforms,
+    /// Events adapters produce outside any request (trunk signalling, presence re-reads).
+    pub pushed: Vec<(Platform, mpsc::Receiver<PlatformEvent>)>,
+    /// The Direct Routing trunk, when one is configured (drained with the gateway).
+    pub trunk: Option<Trunk>,
+}
+
+/// Builds the adapters the configuration enables, with their tokens sealed in `store`, and
+/// starts the Direct Routing trunk when `[sip]` is set.
+pub async fn platforms(config: &Config, store: &SqlStore) -> Result<Mounted, GatewayError> {
+    let vault = Arc::new(StoreVault::new(store.clone()));
+    let mut mounted = Mounted {
+        platforms: Platforms::default(),
+        pushed: Vec::new(),
+        trunk: None,
+    };
+    if let Some(slack) = &config.slack {
+        let adapter = SlackAdapter::new(slack.clone(), vault.clone(), SlackOptions::default())?;
+        mounted.platforms = mounted.platforms.with("slack", Arc::new(adapter));
+    }
+    if let Some(teams) = &config.teams {
+        let adapter = TeamsAdapter::new(teams.clone(), vault).await?;
+        if let Some(sip) = &config.sip {
+            let (trunk, events, addrs) = Trunk::start(trunk_config(sip).await?).await?;
+            tracing::info!(tls = ?addrs.tls, "Direct Routing trunk started");
+            adapter.attach_trunk(trunk.clone(), events);
+            mounted.trunk = Some(trunk);
+        }
+        if let Some(events) = adapter.events() {
+            mounted.pushed.push((Platform::Teams, events));
+        }
+        // Subscriptions, their renewal and the periodic re-read run for the gateway's life.
+        tokio::spawn(adapter.presence().clone().run());
+        mounted.platforms = mounted.platforms.with_teams(Arc::new(adapter));
+    }
+    Ok(mounted)
+}
+
+/// The trunk's configuration, with the proxies' names resolved now.
+async fn trunk_config(sip: &SipSettings) -> Result<TrunkConfig, GatewayError> {
+    let mut proxies = Vec::with_capacity(sip.proxies.len());
+    for (fqdn, port) in &sip.proxies {
+        let addr = tokio::net::lookup_host((fqdn.as_str(), *port))
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| {
+                GatewayError::Config(ConfigError::Invalid {
+                    key: "sip.proxies".to_owned(),
+                    reason: format!("{fqdn} does not resolve"),
+                })
+            })?;
+        proxies.push(ProxyTarget {
+            fqdn: fqdn.clone(),
+            addr,
+            transport: SipTransport::Tls,
+        });
+    }
+    let mut config = TrunkConfig::new(
+        sip.sbc_fqdn.clone(),
+        proxies,
+        sip.cert_file.clone(),
+        sip.key_file.clone(),
+        sip.ca_file.clone(),
+    );
+    config.tls_listen = sip.tls_listen;
+    Ok(config)
+}
+
 /// A bound, ready-to-run gateway.
 pub struct Gateway {
     listener: TcpListener,
     state: AppState,
     limits: EdgeLimits,
     grace: Duration,
+    trunk: Option<Trunk>,
 }
 
 impl Gateway {
@@ -53,7 +134,41 @@ impl Gateway {
                 max_body_bytes: config.max_body_bytes,
             },
             grace: config.shutdown_grace,
+            trunk: None,
         }
+    }
+
+    /// Mounts platform adapters under `/{name}/…` and starts the loop that acts on their
+    /// events, after queueing the events a previous run left pending.
+    pub async fn mount(self, mounted: Mounted) -> Result<Self, GatewayError> {
+        let Mounted {
+            platforms,
+            pushed,
+            trunk,
+        } = mounted;
+        let store = self.state.store().clone();
+        let handler = Arc::new(GatewayHandler::new(store.clone(), platforms.clone()));
+        let events = dispatch::start(store.clone(), handler).await?;
+        for (platform, mut receiver) in pushed {
+            let sink = events.clone();
+            tokio::spawn(async move {
+                while let Some(event) = receiver.recv().await {
+                    sink.push(platform, event).await;
+                }
+            });
+        }
+        let state = AppState::with_platforms(
+            store,
+            self.state.admin_token().cloned(),
+            self.state.tenant(),
+            platforms,
+            Some(events),
+        );
+        Ok(Self {
+            state,
+            trunk,
+            ..self
+        })
     }
 
     /// The address actually bound.
@@ -79,13 +194,19 @@ impl Gateway {
             state,
             limits,
             grace,
+            trunk,
         } = self;
         let router = app(state.clone(), limits);
         let draining_state = state.clone();
+        let draining_trunk = trunk.clone();
         let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             draining_state.start_draining();
+            // New INVITEs get 503 + Retry-After from now on; calls in progress continue.
+            if let Some(trunk) = &draining_trunk {
+                trunk.drain();
+            }
             tracing::info!("draining: readiness is false, finishing in-flight requests");
             let _ = drain_started_tx.send(());
         };
@@ -101,6 +222,9 @@ impl Gateway {
         tokio::select! {
             result = server => result.map_err(|e| GatewayError::Io("serving HTTP", e))?,
             () = deadline => tracing::warn!(grace = ?grace, "drain deadline passed with requests in flight"),
+        }
+        if let Some(trunk) = &trunk {
+            trunk.shutdown();
         }
         state.store().close().await;
         tracing::info!("stopped");

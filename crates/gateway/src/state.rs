@@ -7,6 +7,8 @@ use callbridge_model::TenantId;
 use callbridge_store::{SecretString, SqlStore};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::platforms::{EventSink, Platforms, StoreInbox};
+
 /// Shared gateway state. Cloning is cheap (one `Arc`).
 #[derive(Clone)]
 pub struct AppState {
@@ -19,20 +21,52 @@ struct Inner {
     draining: AtomicBool,
     admin_token: Option<SecretString>,
     tenant: TenantId,
+    platforms: Platforms,
+    inbox: StoreInbox,
+    events: Option<EventSink>,
 }
 
 impl AppState {
     /// State over an open store.
     pub fn new(store: SqlStore, admin_token: Option<SecretString>, tenant: TenantId) -> Self {
+        Self::with_platforms(store, admin_token, tenant, Platforms::default(), None)
+    }
+
+    /// State with platform adapters mounted and the queue their events go to.
+    pub fn with_platforms(
+        store: SqlStore,
+        admin_token: Option<SecretString>,
+        tenant: TenantId,
+        platforms: Platforms,
+        events: Option<EventSink>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                inbox: StoreInbox::new(store.clone()),
                 store,
                 metrics: crate::http::metrics::recorder(),
                 draining: AtomicBool::new(false),
                 admin_token,
                 tenant,
+                platforms,
+                events,
             }),
         }
+    }
+
+    /// The mounted platform adapters.
+    pub fn platforms(&self) -> &Platforms {
+        &self.inner.platforms
+    }
+
+    /// The durable inbox inbound events pass through.
+    pub fn inbox(&self) -> &StoreInbox {
+        &self.inner.inbox
+    }
+
+    /// Where accepted events are queued, if anything consumes them.
+    pub fn events(&self) -> Option<&EventSink> {
+        self.inner.events.as_ref()
     }
 
     /// The store.

@@ -4,9 +4,20 @@ use tracing_subscriber::EnvFilter;
 
 pub use crate::config::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level.
+/// Libraries that log whole protocol messages (SIP with SDP, so addresses and SRTP keys) at
+/// `info` and below: held at `warn` whatever the configured level, since secrets never reach
+/// logs.
+const QUIETED: &[&str] = &["rsipstack=warn"];
+
+/// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level; the
+/// [`QUIETED`] libraries stay at `warn` either way.
 pub fn init_logging(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    for directive in QUIETED {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

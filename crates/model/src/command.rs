@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::call::{LegState, TerminationCause};
-use crate::ids::{CallId, LegId};
+use crate::ids::{CallId, EventId, LegId};
 use crate::media::{MediaAnswer, MediaOffer};
 use crate::presence::Presence;
 use crate::user::{CallTarget, UserRef};
@@ -93,6 +93,15 @@ pub enum PlatformCommand {
         user: UserRef,
         /// The value to write.
         presence: Presence,
+    },
+    /// Answer the person whose request produced an event, where they made it (Slack: an
+    /// ephemeral reply through the command's `response_url`; Teams: a reply to the bot
+    /// activity). Used for outcomes such as "not linked" or "already calling".
+    Reply {
+        /// The event whose request is answered.
+        to_event: EventId,
+        /// What they read.
+        text: String,
     },
     /// Send a user a notice (a DM on Slack, a bot message on Teams).
     SendNotice {

@@ -30,6 +30,11 @@ pub enum PlatformEvent {
     IncomingCall {
         /// The platform's id for this call attempt (for SIP: the Call-ID).
         event_id: EventId,
+        /// The call this attempt starts, named by the adapter as it arrives, so that every
+        /// later event about it (the caller giving up while it rings) can name it too.
+        call: CallId,
+        /// The leg it arrives on; `AnswerCall` and `HangUp` for it name this leg.
+        leg: LegId,
         /// Who is calling.
         caller: UserRef,
         /// Whom they dialled.
@@ -99,4 +104,21 @@ pub enum PlatformEvent {
         /// The workspace or tenant id on that platform.
         external_id: String,
     },
+}
+
+impl PlatformEvent {
+    /// The platform's id for this event, for events the inbox deduplicates.
+    pub const fn event_id(&self) -> Option<&EventId> {
+        match self {
+            Self::CallRequested { event_id, .. }
+            | Self::IncomingCall { event_id, .. }
+            | Self::PresenceChanged { event_id, .. }
+            | Self::InstallationRevoked { event_id, .. } => Some(event_id),
+            Self::LegRinging { .. }
+            | Self::LegAnswered { .. }
+            | Self::JoinRequested { .. }
+            | Self::LegHoldChanged { .. }
+            | Self::LegEnded { .. } => None,
+        }
+    }
 }

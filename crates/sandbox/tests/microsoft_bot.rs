@@ -266,3 +266,105 @@ async fn replies_need_a_connector_token_and_respect_rate_limits() {
     assert!(body["error"]["code"].is_string());
     sandbox.shutdown().await;
 }
+
+/// TG §5.1: activity ids identify one activity (bots drop redeliveries by them). Teams' look
+/// like millisecond times; under a frozen sandbox clock two activities must still get two ids.
+#[tokio::test]
+async fn activity_ids_stay_unique_under_a_frozen_clock() {
+    let (sandbox, received) = start().await;
+    sandbox.clock().freeze();
+    for text in ["help", "help", "call bob@contoso.test"] {
+        sandbox.message_bot(ALICE, text).await.unwrap();
+    }
+    sandbox
+        .press_card_action(ALICE, "decline", json!({}))
+        .await
+        .unwrap();
+    let ids: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, activity)| activity["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "{ids:?}");
+    assert!(ids.iter().all(|id| id.bytes().all(|b| b.is_ascii_digit())));
+    sandbox.shutdown().await;
+}
+
+/// TG §5.1 and the emulator checklist of §9: installing the app in the personal scope sends a
+/// signed `conversationUpdate` whose `membersAdded` is the bot (removal: `membersRemoved`),
+/// with the same envelope as messages, so the bot can keep the conversation for proactive
+/// messages.
+#[tokio::test]
+async fn installing_and_removing_the_app_send_conversation_updates() {
+    let (sandbox, received) = start().await;
+    let http = reqwest::Client::new();
+    let installed = http
+        .post(format!(
+            "{}/_sandbox/teams/users/alice@contoso.test/bot-installation",
+            sandbox.base_url()
+        ))
+        .json(&json!({"installed": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(installed.status().as_u16(), 200);
+    sandbox.set_bot_installed(ALICE, false).await.unwrap();
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2);
+    let (auth, added) = &received[0];
+    assert!(auth.starts_with("Bearer "));
+    assert_eq!(added["type"], "conversationUpdate");
+    assert_eq!(
+        added["membersAdded"],
+        json!([{"id": format!("28:{CLIENT}")}])
+    );
+    assert_eq!(added["from"]["aadObjectId"], ALICE);
+    assert!(
+        added["conversation"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("a:")
+    );
+    assert_eq!(
+        added["channelData"]["tenant"]["id"],
+        added["conversation"]["tenantId"]
+    );
+    let removed = &received[1].1;
+    assert_eq!(removed["type"], "conversationUpdate");
+    assert_eq!(
+        removed["membersRemoved"],
+        json!([{"id": format!("28:{CLIENT}")}])
+    );
+    assert_eq!(removed["conversation"]["id"], added["conversation"]["id"]);
+    sandbox.shutdown().await;
+}
+
+/// TG §5.4: a legacy `Action.Submit` arrives as a `message` activity without text whose
+/// `value` holds the button's data.
+#[tokio::test]
+async fn action_submit_arrives_as_a_message_with_the_data_as_value() {
+    let (sandbox, received) = start().await;
+    let data = json!({"verb": "callBack", "target": {"kind": "email", "value": "bob@example.com"}});
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!(
+            "{}/_sandbox/teams/users/alice@contoso.test/card-submits",
+            sandbox.base_url()
+        ))
+        .json(&json!({"data": data}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let received = received.lock().unwrap().clone();
+    let activity = &received[0].1;
+    assert_eq!(activity["type"], "message");
+    assert_eq!(activity["value"], data);
+    assert!(activity.get("text").is_none());
+    sandbox.shutdown().await;
+}

@@ -361,3 +361,147 @@ async fn sip_over_tls_with_the_sandbox_ca() {
     assert!(connector.connect(wrong, tcp).await.is_err());
     sandbox.shutdown().await;
 }
+
+/// An SDES-SRTP G.722 offer with a fresh key, media toward `port` (nothing listens there; the
+/// test is about signalling timers).
+fn srtp_offer(port: u16) -> String {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 30]>());
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio {port} RTP/SAVP 9 0 101 13\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^31\r\n\
+a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp-mux\r\na=sendrecv\r\n"
+    )
+}
+
+/// Ringing, answering and hanging up follow the sandbox clock (issue 10, item 8): with the
+/// clock frozen nothing happens however long the test waits, and advancing it past the ring
+/// timeout (480, reference `sip-direct-routing.md` §1.5), the answer delay (200) and the
+/// hang-up time (BYE) brings each about at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ring_timeout_answer_and_hang_up_run_in_sandbox_time() {
+    let sandbox = MicrosoftSandbox::start(MicrosoftConfig::new(MicrosoftSeed::demo()))
+        .await
+        .unwrap();
+    let clock = sandbox.clock();
+    clock.freeze();
+    sandbox
+        .set_phone_behaviour(
+            "alice@contoso.test",
+            PhoneBehaviour {
+                answer: callbridge_sandbox::microsoft::Answer::NoAnswer,
+                ring_timeout_secs: 30.0,
+                ..PhoneBehaviour::default()
+            },
+        )
+        .unwrap();
+    sandbox
+        .set_phone_behaviour(
+            "bob@contoso.test",
+            PhoneBehaviour {
+                answer: callbridge_sandbox::microsoft::Answer::AfterSecs { secs: 120.0 },
+                hang_up_after_secs: Some(600.0),
+                ..PhoneBehaviour::default()
+            },
+        )
+        .unwrap();
+    let mut sbc = Sbc {
+        stream: TcpStream::connect(sandbox.sip_addrs()[0].tcp)
+            .await
+            .unwrap(),
+        buffer: Vec::new(),
+    };
+    sbc.send(&request(
+        "OPTIONS",
+        "sip:sip.pstnhub.microsoft.com",
+        "keepalive-timers",
+        1,
+        "<sip:sip.pstnhub.microsoft.com>",
+        None,
+    ))
+    .await;
+    assert!(
+        sbc.expect("SIP/2.0 ")
+            .await
+            .start
+            .starts_with("SIP/2.0 200")
+    );
+    let quiet = Duration::from_millis(300);
+
+    // Alice never answers: 480 exactly when 30 s of sandbox time have passed.
+    let alice_uri = "<sip:+14255550101@sip.pstnhub.microsoft.com;user=phone>";
+    sbc.send(&request(
+        "INVITE",
+        "sip:+14255550101@sip.pstnhub.microsoft.com;user=phone",
+        "ring-timeout-1",
+        1,
+        alice_uri,
+        Some(&srtp_offer(40_000)),
+    ))
+    .await;
+    sbc.expect("SIP/2.0 180").await;
+    assert!(
+        tokio::time::timeout(quiet, sbc.expect("SIP/2.0 480"))
+            .await
+            .is_err(),
+        "the ring timeout fired while the clock stood still"
+    );
+    clock.advance(Duration::from_secs(29));
+    assert!(
+        tokio::time::timeout(quiet, sbc.expect("SIP/2.0 480"))
+            .await
+            .is_err(),
+        "fired early"
+    );
+    clock.advance(Duration::from_secs(2));
+    let timeout = tokio::time::timeout(Duration::from_secs(3), sbc.expect("SIP/2.0 480"))
+        .await
+        .expect("480 once 30 s of sandbox time passed");
+    assert!(timeout.header("To").contains("tag="));
+    assert_eq!(sandbox.call("ring-timeout-1").unwrap().state, "no_answer");
+
+    // Bob answers after 120 s and hangs up 600 s later, both in sandbox time.
+    let bob_uri = "<sip:+14255550102@sip.pstnhub.microsoft.com;user=phone>";
+    sbc.send(&request(
+        "INVITE",
+        "sip:+14255550102@sip.pstnhub.microsoft.com;user=phone",
+        "answer-delay-1",
+        1,
+        bob_uri,
+        Some(&srtp_offer(40_002)),
+    ))
+    .await;
+    sbc.expect("SIP/2.0 180").await;
+    assert!(
+        tokio::time::timeout(quiet, sbc.expect("SIP/2.0 200"))
+            .await
+            .is_err(),
+        "answered early"
+    );
+    clock.advance(Duration::from_secs(120));
+    let ok = tokio::time::timeout(Duration::from_secs(3), sbc.expect("SIP/2.0 200"))
+        .await
+        .expect("answered once 120 s passed");
+    let tag = ok.header("To").split("tag=").nth(1).unwrap().to_owned();
+    sbc.send(&request(
+        "ACK",
+        "sip:sip.pstnhub.microsoft.com",
+        "answer-delay-1",
+        1,
+        &format!("{bob_uri};tag={tag}"),
+        None,
+    ))
+    .await;
+    assert!(
+        tokio::time::timeout(quiet, sbc.expect("BYE"))
+            .await
+            .is_err(),
+        "hung up early"
+    );
+    clock.advance(Duration::from_secs(600));
+    let bye = tokio::time::timeout(Duration::from_secs(3), sbc.expect("BYE"))
+        .await
+        .expect("BYE once 600 s passed");
+    assert_eq!(bye.header("Call-ID"), "answer-delay-1");
+    assert_eq!(sandbox.call("answer-delay-1").unwrap().state, "ended");
+}

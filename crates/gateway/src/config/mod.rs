@@ -5,6 +5,7 @@
 //! Every error names the key at fault and why (`config key server.listen: invalid socket
 //! address syntax`), and never echoes a secret's value.
 
+mod platforms;
 mod raw;
 mod redacted;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use callbridge_model::TenantId;
 use callbridge_store::{Backend, Keyring, SecretKey, SecretString};
+pub use platforms::SipSettings;
 use raw::RawConfig;
 pub use redacted::render_redacted;
 use url::Url;
@@ -95,6 +97,12 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     /// The organisation this deployment serves (single-tenant deployments use the default).
     pub tenant: TenantId,
+    /// The Slack app, when Slack is enabled.
+    pub slack: Option<callbridge_slack::SlackConfig>,
+    /// The Entra app and tenant, when Teams is enabled.
+    pub teams: Option<callbridge_teams::config::TeamsConfig>,
+    /// The Direct Routing trunk, when calls to Teams are enabled.
+    pub sip: Option<SipSettings>,
 }
 
 impl Config {
@@ -237,7 +245,25 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, ConfigError> {
         })?,
         None => TenantId::from_uuid(uuid::Uuid::nil()),
     };
+    let slack = raw
+        .slack
+        .map(|slack| platforms::slack(slack, &public_url, base))
+        .transpose()?;
+    let teams = raw
+        .teams
+        .map(|teams| platforms::teams(teams, &public_url, base))
+        .transpose()?;
+    let sip = raw.sip.map(|sip| platforms::sip(sip, base)).transpose()?;
+    if sip.is_some() && teams.is_none() {
+        return Err(ConfigError::invalid(
+            "sip",
+            "the trunk needs a [teams] section",
+        ));
+    }
     Ok(Config {
+        slack,
+        teams,
+        sip,
         listen: server.listen,
         public_url,
         request_timeout: server.request_timeout,

@@ -21,6 +21,12 @@ pub(crate) struct RawConfig {
     pub(crate) admin: RawAdmin,
     #[serde(default)]
     pub(crate) deployment: RawDeployment,
+    #[serde(default)]
+    pub(crate) slack: Option<super::platforms::RawSlack>,
+    #[serde(default)]
+    pub(crate) teams: Option<super::platforms::RawTeams>,
+    #[serde(default)]
+    pub(crate) sip: Option<super::platforms::RawSip>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -49,6 +49,45 @@ pub fn render_redacted(config: &Config) -> String {
     );
     let _ = writeln!(out, "\n[deployment]");
     let _ = writeln!(out, "tenant_id = {:?}", config.tenant.to_string());
+    if let Some(slack) = &config.slack {
+        let _ = writeln!(out, "\n[slack]");
+        let _ = writeln!(out, "api_base_url = {:?}", slack.api_base_url.as_str());
+        let _ = writeln!(out, "authorize_url = {:?}", slack.authorize_url.as_str());
+        let _ = writeln!(out, "app_id = {:?}", slack.app_id);
+        let _ = writeln!(out, "client_id = {:?}", slack.client_id);
+        let _ = writeln!(out, "client_secret = {REDACTED:?}");
+        let _ = writeln!(out, "signing_secret = {REDACTED:?}");
+        if slack.signing.previous.is_some() {
+            let _ = writeln!(out, "previous_signing_secret = {REDACTED:?}");
+        }
+        let _ = writeln!(out, "redirect_uri = {:?}", slack.redirect_uri.as_str());
+    }
+    if let Some(teams) = &config.teams {
+        let _ = writeln!(out, "\n[teams]");
+        let _ = writeln!(out, "tenant_id = {:?}", teams.tenant.to_string());
+        let _ = writeln!(out, "client_id = {:?}", teams.client_id);
+        let _ = writeln!(out, "client_secret = {REDACTED:?}");
+        let _ = writeln!(out, "login_base_url = {:?}", teams.login_base.as_str());
+        let _ = writeln!(out, "graph_base_url = {:?}", teams.graph_base.as_str());
+        let names: Vec<&str> = teams.subscribers.iter().map(|s| s.name.as_str()).collect();
+        let _ = writeln!(out, "subscribers = {names:?}");
+    }
+    if let Some(sip) = &config.sip {
+        let _ = writeln!(out, "\n[sip]");
+        let _ = writeln!(out, "sbc_fqdn = {:?}", sip.sbc_fqdn);
+        if let Some(listen) = sip.tls_listen {
+            let _ = writeln!(out, "tls_listen = {:?}", listen.to_string());
+        }
+        let _ = writeln!(out, "cert_file = {:?}", sip.cert_file.display().to_string());
+        let _ = writeln!(out, "key_file = {:?}", sip.key_file.display().to_string());
+        let _ = writeln!(out, "ca_file = {:?}", sip.ca_file.display().to_string());
+        let proxies: Vec<String> = sip
+            .proxies
+            .iter()
+            .map(|(h, p)| format!("{h}:{p}"))
+            .collect();
+        let _ = writeln!(out, "proxies = {proxies:?}");
+    }
     out
 }
 

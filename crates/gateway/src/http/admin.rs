@@ -23,6 +23,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/cdrs", get(recent_cdrs))
         .route("/api/v1/links", get(list_links).post(create_link))
         .route("/api/v1/links/slack/{team}/{user}", delete(remove_link))
+        .route("/api/v1/teams/consent", get(teams_consent_links))
         .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
 }
 
@@ -134,4 +135,49 @@ async fn remove_link(
     } else {
         Err(ApiError::NotFound)
     }
+}
+
+#[derive(Deserialize)]
+struct ConsentQuery {
+    /// The subscriber account that is to sign in, if any.
+    #[serde(default)]
+    subscriber: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ConsentLinks {
+    /// For a tenant admin: grant the application permissions.
+    admin_consent_url: String,
+    /// For the named subscriber account: sign in once so it can own presence subscriptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sign_in_url: Option<String>,
+}
+
+/// The links an operator hands out to connect Teams: admin consent, and a subscriber
+/// account's sign-in. Each link is single-use and expires.
+async fn teams_consent_links(
+    State(state): State<AppState>,
+    Query(query): Query<ConsentQuery>,
+) -> Result<Json<ConsentLinks>, ApiError> {
+    let teams = state.platforms().teams().ok_or(ApiError::NotFound)?;
+    let now = chrono::Utc::now();
+    let admin_consent_url = teams.entra().admin_consent_url(now)?.to_string();
+    let sign_in_url = match query.subscriber {
+        None => None,
+        Some(name) => {
+            let account = teams
+                .config()
+                .subscribers
+                .iter()
+                .find(|account| account.name == name)
+                .ok_or_else(|| {
+                    ApiError::BadRequest("no subscriber account has that name".to_owned())
+                })?;
+            Some(teams.entra().sign_in_url(account, now)?.to_string())
+        }
+    };
+    Ok(Json(ConsentLinks {
+        admin_consent_url,
+        sign_in_url,
+    }))
 }

@@ -11,6 +11,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use callbridge_adapter::{AdapterError, Fault};
 use callbridge_store::StoreError;
 use serde_json::json;
 
@@ -87,6 +88,22 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(reason) => Self::Conflict(reason.to_owned()),
             error if error.is_retryable() => Self::Unavailable(error.to_string()),
             error => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<AdapterError> for ApiError {
+    fn from(error: AdapterError) -> Self {
+        match error.fault() {
+            // The platform's request failed verification: say so without saying why in detail.
+            Fault::Sender => match error {
+                AdapterError::Unauthenticated(_) => Self::Unauthorized,
+                error => Self::BadRequest(error.to_string()),
+            },
+            Fault::Unavailable => Self::Unavailable(error.to_string()),
+            Fault::Platform | Fault::Misbehaved | Fault::Operator | Fault::Bug => {
+                Self::Internal(error.to_string())
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 mod admin;
 pub(crate) mod error;
 mod health;
+mod inbound;
 mod json;
 pub mod metrics;
 
@@ -44,6 +45,7 @@ pub fn app(state: AppState, limits: EdgeLimits) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .merge(admin::routes(state.clone()))
+        .merge(inbound::routes(&state))
         .fallback(|| async { ApiError::NotFound })
         .layer(
             ServiceBuilder::new()

@@ -136,6 +136,25 @@ impl MicrosoftState {
         bot::card_action(self, user, verb, data).await
     }
 
+    /// `user` presses a legacy `Action.Submit` button carrying `data`; returns the bot's answer.
+    pub async fn submit_card(
+        &self,
+        user: &str,
+        data: serde_json::Value,
+    ) -> Result<BotReply, SandboxError> {
+        bot::submit_card(self, user, data).await
+    }
+
+    /// `user` installs (`true`) or removes (`false`) the bot app in their personal scope,
+    /// which sends the bot a `conversationUpdate`; returns the bot's answer.
+    pub async fn set_bot_installed(
+        &self,
+        user: &str,
+        installed: bool,
+    ) -> Result<BotReply, SandboxError> {
+        bot::set_installed(self, user, installed).await
+    }
+
     /// What the bot posted to `user` (oldest first, deleted ones included and marked).
     pub fn bot_messages(&self, user: &str) -> Result<Vec<BotMessage>, SandboxError> {
         let id = self.user_id(user)?;

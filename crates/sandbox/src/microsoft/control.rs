@@ -49,6 +49,14 @@ pub(crate) fn routes() -> Router<MicrosoftState> {
             "/_sandbox/teams/users/{user}/card-actions",
             post(card_action),
         )
+        .route(
+            "/_sandbox/teams/users/{user}/card-submits",
+            post(card_submit),
+        )
+        .route(
+            "/_sandbox/teams/users/{user}/bot-installation",
+            post(bot_installation),
+        )
         .route("/_sandbox/teams/users/{user}/phone", put(set_phone))
         .route("/_sandbox/teams/users/{user}/dial", post(dial))
         .route("/_sandbox/teams/calls", get(read_calls))
@@ -232,6 +240,39 @@ async fn card_action(
     Json(body): Json<CardAction>,
 ) -> Response {
     match state.press_card_action(&user, &body.verb, body.data).await {
+        Ok(reply) => Json(json!({"status": reply.status, "body": reply.body})).into_response(),
+        Err(error) => misuse(error),
+    }
+}
+
+#[derive(Deserialize)]
+struct CardSubmit {
+    #[serde(default)]
+    data: Value,
+}
+
+async fn card_submit(
+    State(state): State<MicrosoftState>,
+    Path(user): Path<String>,
+    Json(body): Json<CardSubmit>,
+) -> Response {
+    match state.submit_card(&user, body.data).await {
+        Ok(reply) => Json(json!({"status": reply.status, "body": reply.body})).into_response(),
+        Err(error) => misuse(error),
+    }
+}
+
+#[derive(Deserialize)]
+struct Installation {
+    installed: bool,
+}
+
+async fn bot_installation(
+    State(state): State<MicrosoftState>,
+    Path(user): Path<String>,
+    Json(body): Json<Installation>,
+) -> Response {
+    match state.set_bot_installed(&user, body.installed).await {
         Ok(reply) => Json(json!({"status": reply.status, "body": reply.body})).into_response(),
         Err(error) => misuse(error),
     }

@@ -77,6 +77,11 @@ impl SlackState {
         self.world().views.clone()
     }
 
+    /// How many times a refresh token was exchanged for a new pair (§5.2).
+    pub fn token_refreshes(&self) -> u64 {
+        self.world().tokens.refreshes
+    }
+
     /// Every request sent to the app so far, oldest first.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.world().events.deliveries.clone()

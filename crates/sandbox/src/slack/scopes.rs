@@ -123,6 +123,9 @@ pub(crate) const METHODS: &[MethodSpec] = &[
         Tier::T4,
     ),
     spec("chat.update", Tokens::Any, Some("chat:write"), Tier::T3),
+    // The scope depends on `types` (channels:read, groups:read, mpim:read, im:read): checked
+    // by the method itself.
+    spec("conversations.list", Tokens::Any, None, Tier::T2),
     spec(
         "conversations.open",
         Tokens::Any,

@@ -87,6 +87,8 @@ pub(crate) struct TokenStore {
     pub(crate) access: HashMap<String, TokenRecord>,
     pub(crate) refresh: HashMap<String, RefreshRecord>,
     pub(crate) codes: HashMap<String, CodeRecord>,
+    /// Successful `grant_type=refresh_token` exchanges, for tests that count refreshes.
+    pub(crate) refreshes: u64,
 }
 
 impl TokenStore {

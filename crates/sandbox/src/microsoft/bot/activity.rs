@@ -1,5 +1,7 @@
-//! Activities the Bot Connector sends to the bot (§5.1–§5.2, §5.4): Teams user messages and
-//! Adaptive Card `Action.Execute` invokes, each with a signed Bot Framework JWT.
+//! Activities the Bot Connector sends to the bot (§5.1–§5.2, §5.4, §9): Teams user messages,
+//! Adaptive Card `Action.Execute` invokes and legacy `Action.Submit` messages, and the
+//! `conversationUpdate` of installing or removing the app, each with a signed Bot Framework
+//! JWT.
 
 use serde_json::{Value, json};
 
@@ -26,6 +28,7 @@ struct Parties<'s> {
     app: &'s AppSeed,
     endpoint: String,
     conversation: String,
+    activity_id: String,
 }
 
 fn parties<'s>(state: &'s MicrosoftState, user: &str) -> Result<Parties<'s>, SandboxError> {
@@ -43,12 +46,14 @@ fn parties<'s>(state: &'s MicrosoftState, user: &str) -> Result<Parties<'s>, San
         SandboxError::ApiMisuse(format!("bot {} has no messaging endpoint", app.client_id))
     })?;
     let conversation = book.conversation(&user.id, &app.client_id);
+    let activity_id = book.next_activity_id(state.inner.clock.now_utc().timestamp_millis());
     Ok(Parties {
         tenant,
         user,
         app,
         endpoint,
         conversation,
+        activity_id,
     })
 }
 
@@ -56,7 +61,7 @@ fn envelope(state: &MicrosoftState, parties: &Parties<'_>, kind: &str) -> Value 
     let now = state.inner.clock.now_utc();
     json!({
         "type": kind,
-        "id": format!("{}", now.timestamp_millis()),
+        "id": parties.activity_id,
         "timestamp": now.to_rfc3339(),
         "localTimestamp": now.to_rfc3339(),
         "serviceUrl": service_url(state),
@@ -141,5 +146,36 @@ pub(crate) async fn card_action(
         "action": {"type": "Action.Execute", "verb": verb, "data": data},
         "trigger": "manual",
     });
+    deliver(state, &parties, &activity).await
+}
+
+/// The Teams user presses a legacy `Action.Submit` button: a `message` activity without text
+/// whose `value` holds the button's data (§5.4).
+pub(crate) async fn submit_card(
+    state: &MicrosoftState,
+    user: &str,
+    data: Value,
+) -> Result<BotReply, SandboxError> {
+    let parties = parties(state, user)?;
+    let mut activity = envelope(state, &parties, "message");
+    activity["value"] = data;
+    deliver(state, &parties, &activity).await
+}
+
+/// The Teams user installs (or removes) the app in their personal scope: a
+/// `conversationUpdate` whose `membersAdded` (or `membersRemoved`) is the bot (§5.1, §9).
+pub(crate) async fn set_installed(
+    state: &MicrosoftState,
+    user: &str,
+    installed: bool,
+) -> Result<BotReply, SandboxError> {
+    let parties = parties(state, user)?;
+    let mut activity = envelope(state, &parties, "conversationUpdate");
+    let bot = json!([{"id": format!("28:{}", parties.app.client_id)}]);
+    activity[if installed {
+        "membersAdded"
+    } else {
+        "membersRemoved"
+    }] = bot;
     deliver(state, &parties, &activity).await
 }

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 pub use activity::BotReply;
-pub(crate) use activity::{card_action, send_message};
+pub(crate) use activity::{card_action, send_message, set_installed, submit_card};
 use rate::RateBook;
 
 use super::MicrosoftSeed;
@@ -46,6 +46,8 @@ pub(crate) struct BotBook {
     pub(crate) endpoints: HashMap<String, String>,
     pub(crate) messages: Vec<BotMessage>,
     pub(crate) rates: RateBook,
+    /// The last activity id handed out (milliseconds, as Teams' ids look, §5.1).
+    last_activity_id: i64,
 }
 
 impl BotBook {
@@ -58,6 +60,14 @@ impl BotBook {
             }
         }
         book
+    }
+
+    /// A fresh activity id: the sandbox time in milliseconds, like Teams' own (§5.1), but
+    /// never repeated, so two activities under a frozen clock stay two (bots deduplicate
+    /// redeliveries by this id).
+    pub(crate) fn next_activity_id(&mut self, now_millis: i64) -> String {
+        self.last_activity_id = now_millis.max(self.last_activity_id + 1);
+        self.last_activity_id.to_string()
     }
 
     /// The personal conversation between `user_id` and the bot, created on first use.

@@ -264,6 +264,7 @@ fn refresh(world: &mut World, args: &Args, now: i64) -> ApiResult {
     }
     record.used = true;
     let record = record.clone();
+    world.tokens.refreshes += 1;
     let minted = world.tokens.mint(
         record.kind,
         &record.team_id,

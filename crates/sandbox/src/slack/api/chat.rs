@@ -34,10 +34,22 @@ fn resolve_channel(world: &mut World, caller: &Caller, args: &Args) -> Result<St
         }
         return Ok(world.open_dm(&team, &poster, &id).0);
     }
+    // Slack also takes a channel by name, `#general` or `general` (the official Python SDK's
+    // examples post that way); ids are tried first, as names are lowercase and ids are not.
+    let id = if world.channels.get(&id).is_some_and(|c| c.team_id == team) {
+        id
+    } else {
+        let name = id.strip_prefix('#').unwrap_or(&id);
+        world
+            .channels
+            .values()
+            .find(|c| c.team_id == team && !c.is_im && !c.is_mpim && c.name == name)
+            .map(|c| c.id.clone())
+            .ok_or_else(|| ApiError::new("channel_not_found"))?
+    };
     let channel = world
         .channels
         .get(&id)
-        .filter(|c| c.team_id == team)
         .ok_or_else(|| ApiError::new("channel_not_found"))?;
     let member = channel.members.contains(&poster);
     if channel.is_im || channel.is_mpim {

@@ -5,6 +5,7 @@ mod args;
 mod auth;
 mod calls;
 mod chat;
+mod conversations;
 mod presence;
 mod users;
 mod views;
@@ -119,6 +120,7 @@ fn dispatch(world: &mut World, method: &str, caller: &Caller, args: &Args) -> Ap
         "chat.postEphemeral" => chat::post_ephemeral(world, caller, args),
         "chat.update" => chat::update(world, caller, args),
         "conversations.open" => chat::conversations_open(world, caller, args),
+        "conversations.list" => conversations::list(world, caller, args),
         "calls.add" => calls::add(world, caller, args),
         "calls.info" => calls::info(world, args),
         "calls.update" => calls::update(world, args),

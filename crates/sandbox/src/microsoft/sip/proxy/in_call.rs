@@ -22,12 +22,14 @@ impl SipProxy {
             plan.push((secs, "bye"));
         }
         plan.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Hold and hang-up times are sandbox time, like every timer a person would drive.
+        let clock = self.state.clock();
         let mut elapsed = 0.0;
         for (at, action) in plan {
-            let wait = Duration::from_secs_f64((at - elapsed).max(0.0));
+            let wait = timer::secs(at - elapsed);
             elapsed = at;
             let ended = tokio::select! {
-                () = tokio::time::sleep(wait) => false,
+                () = timer::sleep(&clock, wait) => false,
                 _ = events.wait_for(|e| e.ended) => true,
             };
             if ended {

@@ -255,8 +255,10 @@ impl SipProxy {
                 self.sender.send(peer, &progress).await;
             }
         }
+        // Ringing and answering run on the sandbox clock, so ring timeouts pass in virtual time.
+        let clock = self.state.clock();
         let cancelled = tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs_f64(ring_secs.max(0.0))) => false,
+            () = timer::sleep(&clock, timer::secs(ring_secs)) => false,
             _ = events.wait_for(|e| e.cancelled) => true,
         };
         if cancelled {

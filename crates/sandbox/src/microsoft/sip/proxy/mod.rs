@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 mod in_call;
 mod inbound;
 mod outbound;
+mod timer;
 
 use super::message::{SipMessage, StartLine, uri_of, uri_parts};
 use super::sdp::{self, Direction};

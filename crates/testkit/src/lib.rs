@@ -1,0 +1,13 @@
+//! The test kit every end-to-end test shares instead of rewriting it per file: one
+//! [`eventually`], a throwaway store ([`TestStore`]), and (as the adapters land) a builder that
+//! starts the sandboxes and a gateway wired to them.
+//!
+//! Dev-only: used as a dev-dependency, never by product code. May depend on any workspace crate.
+
+mod eventually;
+mod store;
+mod world;
+
+pub use eventually::{Patience, eventually};
+pub use store::TestStore;
+pub use world::{SlackWorld, demo_slack};
