@@ -30,7 +30,13 @@ pub fn bot_key(installation: &str) -> TokenKey {
 
 /// The vault key of one person's user token in one workspace.
 pub fn user_key(team: &str, user: &str) -> TokenKey {
-    TokenKey::new(Platform::Slack, format!("user:{team}:{user}"))
+    TokenKey::new(Platform::Slack, format!("{}{user}", user_prefix(team)))
+}
+
+/// The common start of every user-token key of one workspace: the separator after the team
+/// keeps `T1` from reaching `T10`'s people.
+pub(crate) fn user_prefix(team: &str) -> String {
+    format!("user:{team}:")
 }
 
 /// The tokens of one installation, with what the adapter has learnt about where they live.
@@ -41,8 +47,8 @@ pub(crate) struct Tokens {
     clock: Clock,
     /// Grid workspaces seen, so a workspace of an org-wide install finds the org's bot token.
     enterprise_of: Mutex<HashMap<String, String>>,
-    /// People with user tokens per workspace, so an uninstall can delete them all (the vault
-    /// cannot list its keys).
+    /// People whose user tokens the refresh gate may hold, per workspace, so an uninstall
+    /// drops them from the gate as well as from the vault.
     users_of: Mutex<HashMap<String, HashSet<String>>>,
 }
 
@@ -265,16 +271,30 @@ impl Tokens {
         Ok(())
     }
 
-    /// Deletes every token known for a workspace (`app_uninstalled`, §5.4).
+    /// Deletes every token of a workspace (`app_uninstalled`, §5.4): its bot token and all its
+    /// people's user tokens, those stored by an earlier process included, which is why the
+    /// vault deletes by key prefix rather than by the people this process has seen.
     pub(crate) async fn revoke_all(&self, team: &str) -> Result<(), AdapterError> {
-        let users: Vec<String> = self
+        let deleted = self
+            .vault
+            .delete_prefix(Platform::Slack, &user_prefix(team))
+            .await?;
+        // The gate may still hold the user tokens this process used: drop those too.
+        let cached: Vec<String> = self
             .users_of
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(team)
             .map(|set| set.into_iter().collect())
             .unwrap_or_default();
-        self.revoke(team, &users, true).await
+        for user in &cached {
+            self.gate.invalidate(&user_key(team, user));
+        }
+        let key = bot_key(team);
+        self.vault.delete(&key).await?;
+        self.gate.invalidate(&key);
+        tracing::debug!(user_tokens = deleted, "slack workspace tokens deleted");
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use callbridge_adapter::{AdapterError, TokenVault};
+use callbridge_adapter::{AdapterError, Secret, TokenSet, TokenVault};
 use callbridge_model::{
     Availability, CallId, LegId, OwnershipFingerprint, Platform, PlatformCommand, PlatformEvent,
     Presence, PresenceOrigin, PresenceSource, UserRef,
@@ -107,6 +107,59 @@ async fn an_uninstall_deletes_every_token_and_revokes_the_installation() {
         matches!(result, Err(AdapterError::ReconnectRequired { .. })),
         "{result:?}"
     );
+}
+
+fn user_tokens(token: &str) -> TokenSet {
+    TokenSet {
+        access_token: Secret::new(token),
+        refresh_token: None,
+        expires_at: None,
+        scopes: vec!["users.profile:write".into()],
+    }
+}
+
+#[tokio::test]
+async fn an_uninstall_deletes_user_tokens_stored_before_this_process_started() {
+    let h = Harness::demo().await;
+    // Stored by an earlier process: this adapter never used them and Slack's `tokens_revoked`
+    // does not name them, so only deleting the whole workspace's keys reaches them.
+    const GHOST: &str = "U0GHOST001";
+    let ghost = user_key(TEAM, GHOST);
+    let dan = user_key(TEAM, common::DAN);
+    // Another workspace, and one whose id merely starts with the demo workspace's.
+    let elsewhere = [
+        user_key(OTHER, ZOE),
+        bot_key(OTHER),
+        user_key(&format!("{TEAM}0"), GHOST),
+    ];
+    for key in [&ghost, &dan].into_iter().chain(&elsewhere) {
+        h.vault
+            .store(key, &user_tokens(&format!("xoxp-{}", key.owner)))
+            .await
+            .unwrap();
+    }
+
+    h.slack.uninstall().unwrap();
+    until(|| {
+        h.events()
+            .iter()
+            .filter(|e| matches!(e, PlatformEvent::InstallationRevoked { .. }))
+            .count()
+            >= 2
+    })
+    .await;
+
+    for key in [&ghost, &dan, &bot_key(TEAM)] {
+        assert!(h.vault.load(key).await.unwrap().is_none(), "{}", key.owner);
+    }
+    for key in &elsewhere {
+        assert_eq!(
+            h.vault.load(key).await.unwrap(),
+            Some(user_tokens(&format!("xoxp-{}", key.owner))),
+            "{}",
+            key.owner
+        );
+    }
 }
 
 fn busy() -> Presence {

@@ -3,7 +3,7 @@
 //! validationToken JWT check, RSA-OAEP key unwrap, HMAC check, AES-CBC decrypt, translation).
 //!
 //! Besides criterion's own figures, prints p50/p99 of 2,000 acks paced at 200 notifications
-//! per second (the rate the issue sets).
+//! per second (the rate notifications are held to).
 //!
 //! Run: `cargo bench -p callbridge-teams --bench notifications`
 

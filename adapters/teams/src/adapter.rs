@@ -363,6 +363,13 @@ impl TeamsAdapter {
                     .map_err(|error| sip_error("trunk.answer", error))?;
                 Ok(CommandOutcome::default())
             }
+            PlatformCommand::AnswerReoffer { call, leg, answer } => {
+                // Without a trunk no re-INVITE can be waiting: say why rather than "none pending".
+                self.trunk()?;
+                self.legs
+                    .answer_reoffer(call, leg, answer.map(|answer| answer.sdp))?;
+                Ok(CommandOutcome::default())
+            }
             PlatformCommand::HangUp { leg, .. } => {
                 self.trunk()?
                     .hang_up(leg)

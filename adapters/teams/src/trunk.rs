@@ -1,7 +1,8 @@
 //! The Direct Routing trunk as the Teams adapter uses it: `PlaceCall`, `AnswerCall` and `HangUp`
 //! for Teams legs become trunk requests, and what the trunk reports becomes `PlatformEvent`s on
 //! the adapter's event channel. The trunk knows legs only; this glue remembers which call each
-//! leg belongs to, and which Teams user a calling number is.
+//! leg belongs to, which Teams user a calling number is, and which re-INVITE of a leg still
+//! waits for the media core's answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,16 +10,26 @@ use std::sync::{Arc, Mutex, PoisonError};
 use callbridge_adapter::AdapterError;
 use callbridge_model::{
     AadObjectId, CallId, CallTarget, EventId, LegId, MediaAnswer, MediaOffer, MediaTransport,
-    PhoneNumber, PlatformEvent, TeamsTenantId, UserRef,
+    PhoneNumber, PlatformEvent, Sdp, TeamsTenantId, UserRef,
 };
 use callbridge_sip::{SipError, Trunk, TrunkEvent, TrunkEvents};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-/// Which call each trunk leg belongs to, and the numbers of Teams users seen so far.
+/// Where the media core's answer to a leg's re-INVITE goes. The trunk refuses the re-INVITE
+/// (488) when this is dropped or when its own answer timeout passes first.
+type ReofferReply = oneshot::Sender<Option<Sdp>>;
+
+/// Which call each trunk leg belongs to, the numbers of Teams users seen so far, and the
+/// re-INVITE of each leg that still waits for an answer.
 #[derive(Debug, Default)]
 pub(crate) struct LegBook {
     calls: Mutex<HashMap<LegId, CallId>>,
     numbers: Mutex<HashMap<PhoneNumber, AadObjectId>>,
+    reoffers: Mutex<HashMap<LegId, ReofferReply>>,
+}
+
+fn refused(reason: &'static str) {
+    metrics::counter!("callbridge_teams_reinvites_refused_total", "reason" => reason).increment(1);
 }
 
 impl LegBook {
@@ -38,10 +49,69 @@ impl LegBook {
     }
 
     fn release(&self, leg: LegId) -> Option<CallId> {
+        // A re-INVITE still waiting on an ended leg has nobody left to answer it: dropping its
+        // sender lets the trunk refuse it at once.
+        if self
+            .reoffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&leg)
+            .is_some()
+        {
+            refused("leg_ended");
+        }
         self.calls
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&leg)
+    }
+
+    /// Keeps the reply of a leg's re-INVITE until the media core answers. A newer re-INVITE
+    /// on the same leg supersedes an older one still waiting, which is refused.
+    fn await_reoffer(&self, leg: LegId, reply: ReofferReply) {
+        let older = self
+            .reoffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(leg, reply);
+        if let Some(older) = older {
+            refused("superseded");
+            let _ = older.send(None);
+        }
+    }
+
+    /// Hands the media core's answer (or refusal, `None`) to the leg's waiting re-INVITE.
+    pub(crate) fn answer_reoffer(
+        &self,
+        call: CallId,
+        leg: LegId,
+        answer: Option<Sdp>,
+    ) -> Result<(), AdapterError> {
+        const METHOD: &str = "trunk.answer_reoffer";
+        if self.call(leg).is_some_and(|known| known != call) {
+            return Err(AdapterError::Malformed(format!(
+                "leg {leg} does not belong to call {call}"
+            )));
+        }
+        let reply = self
+            .reoffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&leg)
+            .ok_or_else(|| AdapterError::PlatformRejected {
+                method: METHOD.to_owned(),
+                error: format!("no re-INVITE awaits an answer on leg {leg}"),
+            })?;
+        if answer.is_none() {
+            refused("media_core");
+        }
+        // The trunk stops waiting after its answer timeout and refuses the re-INVITE itself.
+        reply
+            .send(answer)
+            .map_err(|_| AdapterError::PlatformRejected {
+                method: METHOD.to_owned(),
+                error: format!("the re-INVITE on leg {leg} was refused after the answer timeout"),
+            })
     }
 
     /// Remembers the Direct Routing number of a Teams user (learnt from the directory).
@@ -131,12 +201,22 @@ impl Pump {
                 held,
             }),
             TrunkEvent::EarlyMedia { .. } => None,
-            TrunkEvent::Reinvite { reply, .. } => {
-                // The model has no re-offer event yet: refuse the re-INVITE (488) rather than
-                // answer for the media core; hold arrives as its own event.
-                metrics::counter!("callbridge_teams_reinvites_refused_total").increment(1);
-                let _ = reply.send(None);
-                None
+            TrunkEvent::Reinvite { leg, sdp, reply } => {
+                let Some(call) = self.legs.call(leg) else {
+                    // A leg of no known call: nobody could answer it.
+                    refused("unknown_leg");
+                    let _ = reply.send(None);
+                    return None;
+                };
+                self.legs.await_reoffer(leg, reply);
+                Some(PlatformEvent::LegReoffered {
+                    call,
+                    leg,
+                    offer: MediaOffer {
+                        transport: MediaTransport::SipRtp,
+                        sdp,
+                    },
+                })
             }
             TrunkEvent::Incoming {
                 leg,
@@ -155,7 +235,7 @@ impl Pump {
         call_id: &str,
         from: Option<&PhoneNumber>,
         to: PhoneNumber,
-        sdp: callbridge_model::Sdp,
+        sdp: Sdp,
     ) -> Option<PlatformEvent> {
         let reject = |status: u16, reason: &'static str| {
             metrics::counter!("callbridge_teams_incoming_rejected_total", "reason" => reason)
@@ -194,5 +274,86 @@ impl Pump {
                 sdp,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sdp() -> Sdp {
+        Sdp::parse("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=inactive\r\n")
+            .unwrap()
+    }
+
+    fn bound() -> (LegBook, CallId, LegId) {
+        let book = LegBook::default();
+        let (call, leg) = (CallId::generate(), LegId::generate());
+        book.bind(leg, call);
+        (book, call, leg)
+    }
+
+    #[test]
+    fn the_answer_reaches_the_waiting_reinvite_once() {
+        let (book, call, leg) = bound();
+        let (reply, mut waiting) = oneshot::channel();
+        book.await_reoffer(leg, reply);
+        book.answer_reoffer(call, leg, Some(sdp())).unwrap();
+        assert_eq!(waiting.try_recv().unwrap(), Some(sdp()));
+        assert!(matches!(
+            book.answer_reoffer(call, leg, None),
+            Err(AdapterError::PlatformRejected { .. })
+        ));
+    }
+
+    #[test]
+    fn a_newer_reinvite_refuses_the_older_one() {
+        let (book, call, leg) = bound();
+        let (older, mut older_waiting) = oneshot::channel();
+        let (newer, mut newer_waiting) = oneshot::channel();
+        book.await_reoffer(leg, older);
+        book.await_reoffer(leg, newer);
+        assert_eq!(older_waiting.try_recv().unwrap(), None);
+        book.answer_reoffer(call, leg, None).unwrap();
+        assert_eq!(newer_waiting.try_recv().unwrap(), None);
+    }
+
+    #[test]
+    fn an_ended_leg_drops_its_waiting_reinvite() {
+        let (book, call, leg) = bound();
+        let (reply, mut waiting) = oneshot::channel();
+        book.await_reoffer(leg, reply);
+        assert_eq!(book.release(leg), Some(call));
+        assert!(matches!(
+            waiting.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
+        assert!(book.answer_reoffer(call, leg, Some(sdp())).is_err());
+    }
+
+    #[test]
+    fn an_answer_after_the_trunk_gave_up_is_rejected() {
+        let (book, call, leg) = bound();
+        let (reply, waiting) = oneshot::channel();
+        book.await_reoffer(leg, reply);
+        // The trunk drops its receiver when its answer timeout passes.
+        drop(waiting);
+        assert!(matches!(
+            book.answer_reoffer(call, leg, Some(sdp())),
+            Err(AdapterError::PlatformRejected { .. })
+        ));
+    }
+
+    #[test]
+    fn an_answer_naming_another_call_is_malformed_and_keeps_the_reinvite_waiting() {
+        let (book, call, leg) = bound();
+        let (reply, mut waiting) = oneshot::channel();
+        book.await_reoffer(leg, reply);
+        assert!(matches!(
+            book.answer_reoffer(CallId::generate(), leg, Some(sdp())),
+            Err(AdapterError::Malformed(_))
+        ));
+        book.answer_reoffer(call, leg, Some(sdp())).unwrap();
+        assert_eq!(waiting.try_recv().unwrap(), Some(sdp()));
     }
 }

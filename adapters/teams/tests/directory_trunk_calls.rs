@@ -15,14 +15,11 @@ use callbridge_model::{
     PlatformEvent, Sdp, TerminationCause, UserRef,
 };
 use callbridge_sandbox::microsoft::{Answer, PhoneBehaviour};
-use callbridge_sip::{ProxyTarget, SipTransport, Trunk, TrunkConfig};
 use callbridge_teams::NumberRange;
 use callbridge_teams::directory::Lookup;
+use graph_support::trunk::{SBC_FQDN, SLACK_FIRST, SandboxTrunk, start_trunk};
 use graph_support::{ALICE, Options, start};
 use tokio::sync::mpsc;
-
-const SBC_FQDN: &str = "sbc.gateway.test";
-const SLACK_FIRST: &str = "+15550001000";
 
 fn offer() -> Sdp {
     let text = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -51,36 +48,11 @@ async fn calls_to_and_from_teams_go_through_the_trunk() {
     let sandbox = &harness.sandbox;
     // The proxies ring and answer on the sandbox clock: let it run.
     sandbox.clock().resume();
-    // The SBC's certificate from the sandbox CA, on disk as the trunk reads it.
-    let issued = sandbox.issue_certificate(&[SBC_FQDN.to_owned()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key, ca) = (
-        dir.path().join("sbc.pem"),
-        dir.path().join("sbc.key"),
-        dir.path().join("ca.pem"),
-    );
-    std::fs::write(&cert, &issued.certificate_pem).unwrap();
-    std::fs::write(&key, &issued.private_key_pem).unwrap();
-    std::fs::write(&ca, sandbox.ca_certificate_pem()).unwrap();
-    let proxies = sandbox
-        .sip_addrs()
-        .into_iter()
-        .map(|addr| ProxyTarget {
-            fqdn: addr.fqdn,
-            addr: addr.tls,
-            transport: SipTransport::Tls,
-        })
-        .collect();
-    let mut config = TrunkConfig::new(SBC_FQDN, proxies, cert, key, ca);
-    config.invite_timeout = Duration::from_secs(2);
-    config.request_timeout = Duration::from_secs(3);
-    let (trunk, trunk_events, _) = Trunk::start(config).await.unwrap();
-    for _ in 0..500 {
-        if trunk.proxy_health().iter().all(|(_, healthy)| *healthy) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let SandboxTrunk {
+        trunk,
+        events: trunk_events,
+        _dir,
+    } = start_trunk(sandbox).await;
     let adapter = &harness.adapter;
     let mut events = adapter.events().unwrap();
     let _pump = adapter.attach_trunk(trunk.clone(), trunk_events);
@@ -128,8 +100,17 @@ async fn calls_to_and_from_teams_go_through_the_trunk() {
         }
         other => panic!("expected the answer, got {other:?}"),
     }
-    let record = sandbox.state().call(&call_id).unwrap();
-    assert_eq!(record.state, "answered");
+    // The proxy records the answer after its media starts, which can be just after the trunk
+    // has reported the 200.
+    let mut state = String::new();
+    for _ in 0..250 {
+        state = sandbox.state().call(&call_id).unwrap().state;
+        if state == "answered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, "answered");
     adapter
         .execute(PlatformCommand::HangUp {
             call,

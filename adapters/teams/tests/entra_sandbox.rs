@@ -12,7 +12,7 @@ use callbridge_adapter::{
     AdapterError, BoxFuture, HealthState, InboundRequest, MemoryVault, PlatformAdapter, TokenKey,
     TokenSet, TokenVault,
 };
-use callbridge_model::{PlatformCommand, PlatformEvent};
+use callbridge_model::{Platform, PlatformCommand, PlatformEvent};
 use chrono::Utc;
 use graph_support::{ALICE, CLIENT, Options, TENANT, http, start};
 
@@ -32,6 +32,13 @@ impl TokenVault for CountingVault {
     }
     fn delete(&self, key: &TokenKey) -> BoxFuture<'_, Result<bool, AdapterError>> {
         self.inner.delete(key)
+    }
+    fn delete_prefix(
+        &self,
+        platform: Platform,
+        owner_prefix: &str,
+    ) -> BoxFuture<'_, Result<u64, AdapterError>> {
+        self.inner.delete_prefix(platform, owner_prefix)
     }
 }
 
@@ -223,7 +230,7 @@ fn busy() -> callbridge_model::Presence {
         status_emoji: None,
         expires_at: None,
         source: callbridge_model::PresenceSource {
-            platform: callbridge_model::Platform::Slack,
+            platform: Platform::Slack,
             origin: callbridge_model::PresenceOrigin::Callbridge,
             fingerprint: None,
         },

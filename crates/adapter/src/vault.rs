@@ -82,6 +82,21 @@ pub trait TokenVault: Send + Sync {
     fn store(&self, key: &TokenKey, tokens: &TokenSet) -> BoxFuture<'_, Result<(), AdapterError>>;
     /// Forgets the owner's tokens; whether there were any.
     fn delete(&self, key: &TokenKey) -> BoxFuture<'_, Result<bool, AdapterError>>;
+    /// Forgets the tokens of every owner of `platform` whose key starts with `owner_prefix`
+    /// (an exact comparison, no wildcards), including owners this process never saw: the
+    /// whole of a removed installation (`user:T0123:` for a workspace's people). Returns how
+    /// many were deleted. An empty prefix would match every owner of the platform and is
+    /// refused as [`AdapterError::Bug`].
+    fn delete_prefix(
+        &self,
+        platform: Platform,
+        owner_prefix: &str,
+    ) -> BoxFuture<'_, Result<u64, AdapterError>>;
+}
+
+/// The error for a prefix deletion with an empty prefix.
+fn empty_prefix_error() -> AdapterError {
+    AdapterError::Bug("refusing to delete tokens by an empty owner prefix".to_owned())
 }
 
 /// A vault in memory, for tests.
@@ -118,5 +133,71 @@ impl TokenVault for MemoryVault {
     fn delete(&self, key: &TokenKey) -> BoxFuture<'_, Result<bool, AdapterError>> {
         let deleted = self.with(|tokens| tokens.remove(key).is_some());
         Box::pin(async move { deleted })
+    }
+
+    fn delete_prefix(
+        &self,
+        platform: Platform,
+        owner_prefix: &str,
+    ) -> BoxFuture<'_, Result<u64, AdapterError>> {
+        let deleted = if owner_prefix.is_empty() {
+            Err(empty_prefix_error())
+        } else {
+            self.with(|tokens| {
+                let before = tokens.len();
+                tokens.retain(|key, _| {
+                    key.platform != platform || !key.owner.starts_with(owner_prefix)
+                });
+                u64::try_from(before - tokens.len()).unwrap_or(u64::MAX)
+            })
+        };
+        Box::pin(async move { deleted })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(token: &str) -> TokenSet {
+        TokenSet {
+            access_token: Secret::new(token),
+            refresh_token: None,
+            expires_at: None,
+            scopes: Vec::new(),
+        }
+    }
+
+    fn block<T>(future: BoxFuture<'_, T>) -> T {
+        futures::executor::block_on(future)
+    }
+
+    #[test]
+    fn prefix_deletion_is_exact_and_per_platform() {
+        let vault = MemoryVault::default();
+        for owner in ["user:T1:U1", "user:T1:U2", "user:T10:U3", "bot:T1"] {
+            block(vault.store(&TokenKey::new(Platform::Slack, owner), &set(owner))).unwrap();
+        }
+        let teams = TokenKey::new(Platform::Teams, "user:T1:U1");
+        block(vault.store(&teams, &set("teams"))).unwrap();
+
+        assert!(matches!(
+            block(vault.delete_prefix(Platform::Slack, "")),
+            Err(AdapterError::Bug(_))
+        ));
+        assert_eq!(
+            block(vault.delete_prefix(Platform::Slack, "user:T1:")).unwrap(),
+            2
+        );
+        for (owner, kept) in [
+            ("user:T1:U1", false),
+            ("user:T1:U2", false),
+            ("user:T10:U3", true),
+            ("bot:T1", true),
+        ] {
+            let key = TokenKey::new(Platform::Slack, owner);
+            assert_eq!(block(vault.load(&key)).unwrap().is_some(), kept, "{owner}");
+        }
+        assert_eq!(block(vault.load(&teams)).unwrap(), Some(set("teams")));
     }
 }

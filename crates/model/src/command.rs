@@ -78,6 +78,15 @@ pub enum PlatformCommand {
         /// The media core's answer.
         answer: MediaAnswer,
     },
+    /// Answer a platform's re-offer on an established leg (`PlatformEvent::LegReoffered`).
+    AnswerReoffer {
+        /// The call.
+        call: CallId,
+        /// The leg.
+        leg: LegId,
+        /// The media core's answer; `None` refuses the re-offer (SIP 488).
+        answer: Option<MediaAnswer>,
+    },
     /// Tear a leg down (SIP BYE or CANCEL, `calls.end`).
     HangUp {
         /// The call.

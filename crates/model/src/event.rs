@@ -77,6 +77,16 @@ pub enum PlatformEvent {
         /// Whether the leg is now held.
         held: bool,
     },
+    /// The far end re-offered media on an established leg (hold, resume, a new address); the
+    /// media core answers it with `PlatformCommand::AnswerReoffer`.
+    LegReoffered {
+        /// The call.
+        call: CallId,
+        /// The leg.
+        leg: LegId,
+        /// The new offer.
+        offer: MediaOffer,
+    },
     /// A leg ended on the platform's side.
     LegEnded {
         /// The call.
@@ -118,6 +128,7 @@ impl PlatformEvent {
             | Self::LegAnswered { .. }
             | Self::JoinRequested { .. }
             | Self::LegHoldChanged { .. }
+            | Self::LegReoffered { .. }
             | Self::LegEnded { .. } => None,
         }
     }

@@ -374,7 +374,7 @@ a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp-mux\r\na=sen
     )
 }
 
-/// Ringing, answering and hanging up follow the sandbox clock (issue 10, item 8): with the
+/// Ringing, answering and hanging up follow the sandbox clock: with the
 /// clock frozen nothing happens however long the test waits, and advancing it past the ring
 /// timeout (480, reference `sip-direct-routing.md` §1.5), the answer delay (200) and the
 /// hang-up time (BYE) brings each about at once.

@@ -1,4 +1,4 @@
-//! Latency inside the trunk on loopback UDP, the two figures issue 10 asks for:
+//! Latency inside the trunk on loopback UDP, the two figures the trunk is held to:
 //! - an INVITE arriving → its `100 Trying` leaving (parse, checks, SDP check, leg creation);
 //! - `Trunk::invite` called → the INVITE on the wire (build, parse, transaction, send).
 //!

@@ -1,4 +1,4 @@
-//! What the trunk exports for operators (issue 10, item 6): OPTIONS health per proxy and the
+//! What the trunk exports for operators: OPTIONS health per proxy and the
 //! SBC certificate's expiry, plus bad input counted. Its own test binary, because the
 //! recorder is process-wide.
 

@@ -10,6 +10,10 @@ pub enum StoreError {
     /// The write conflicts with what is stored (a CDR already written, a link already taken).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The caller asked for something the store will not do, such as deleting by an empty
+    /// prefix; a bug on the caller's side.
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// The operator's configuration is unusable (bad URL, missing or malformed key).
     #[error("store misconfigured: {0}")]
     Misconfigured(String),

@@ -104,6 +104,14 @@ pub trait SecretStore: Send + Sync {
         &self,
         owner: &TokenOwner,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Forgets the tokens of every owner of `platform` whose key starts with `owner_prefix`
+    /// (compared exactly, no wildcards); returns how many. An empty prefix would match every
+    /// owner of the platform and is a [`StoreError::Refused`].
+    fn delete_tokens_with_prefix(
+        &self,
+        platform: Platform,
+        owner_prefix: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Stores a named secret (signing secret, SRTP master key).
     fn put_secret(
         &self,

@@ -252,6 +252,98 @@ async fn tokens_are_sealed_at_rest(db: &TestDb) {
     assert!(raw.windows(11).any(|w| w == b"calls:write"));
 }
 
+fn owned(platform: Platform, owner: &str) -> TokenOwner {
+    TokenOwner {
+        platform,
+        owner: owner.into(),
+    }
+}
+
+async fn tokens_delete_by_exact_prefix(db: &TestDb) {
+    let store = db.open(keyring()).await;
+    let token = OAuthToken {
+        access_token: SecretString::new("xoxp-1-2-3"),
+        refresh_token: None,
+        expires_at: None,
+        scopes: vec!["users.profile:write".into()],
+    };
+    let slack = [
+        "user:T1:U1",
+        "user:T1:U2",
+        "user:T10:U3",
+        "bot:T1",
+        "user:T_:U4",
+    ];
+    for owner in slack {
+        store
+            .put_token(&owned(Platform::Slack, owner), &token, at(0))
+            .await
+            .unwrap();
+    }
+    // Same owner key on another platform: out of reach of a Slack deletion.
+    let teams = owned(Platform::Teams, "user:T1:U1");
+    store.put_token(&teams, &token, at(0)).await.unwrap();
+
+    // Wildcards are plain characters: as LIKE patterns these would match every `user:T…` key.
+    for pattern in ["user:T%", "user:T_:U%", "%"] {
+        assert_eq!(
+            store
+                .delete_tokens_with_prefix(Platform::Slack, pattern)
+                .await
+                .unwrap(),
+            0,
+            "{pattern}"
+        );
+    }
+    let refused = store
+        .delete_tokens_with_prefix(Platform::Slack, "")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Refused(_)), "{refused}");
+    assert!(!refused.is_retryable());
+
+    assert_eq!(
+        store
+            .delete_tokens_with_prefix(Platform::Slack, "user:T1:")
+            .await
+            .unwrap(),
+        2
+    );
+    for (owner, kept) in [
+        ("user:T1:U1", false),
+        ("user:T1:U2", false),
+        ("user:T10:U3", true),
+        ("bot:T1", true),
+        ("user:T_:U4", true),
+    ] {
+        assert_eq!(
+            store
+                .token(&owned(Platform::Slack, owner))
+                .await
+                .unwrap()
+                .is_some(),
+            kept,
+            "{owner}"
+        );
+    }
+    assert_eq!(store.token(&teams).await.unwrap(), Some(token));
+    assert_eq!(
+        store
+            .delete_tokens_with_prefix(Platform::Slack, "user:T1:")
+            .await
+            .unwrap(),
+        0
+    );
+    // The wildcard-bearing key itself is reachable by its exact prefix.
+    assert_eq!(
+        store
+            .delete_tokens_with_prefix(Platform::Slack, "user:T_:")
+            .await
+            .unwrap(),
+        1
+    );
+}
+
 async fn rotation_rewraps_every_secret(db: &TestDb) {
     let old_spec = common::key_spec("old");
     let new_spec = common::key_spec("new");
@@ -484,6 +576,7 @@ both_backends! {
     installations_upsert_and_revoke;
     user_links_are_one_to_one;
     tokens_are_sealed_at_rest;
+    tokens_delete_by_exact_prefix;
     rotation_rewraps_every_secret;
     inbox_makes_side_effects_happen_once;
     mirror_state_round_trips;

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod trunk;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

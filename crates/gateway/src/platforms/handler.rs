@@ -83,6 +83,7 @@ fn kind(event: &PlatformEvent) -> &'static str {
         PlatformEvent::LegAnswered { .. } => "leg_answered",
         PlatformEvent::JoinRequested { .. } => "join_requested",
         PlatformEvent::LegHoldChanged { .. } => "leg_hold_changed",
+        PlatformEvent::LegReoffered { .. } => "leg_reoffered",
         PlatformEvent::LegEnded { .. } => "leg_ended",
         PlatformEvent::PresenceChanged { .. } => "presence_changed",
         PlatformEvent::InstallationRevoked { .. } => "installation_revoked",

@@ -1,6 +1,7 @@
 //! Adapters' tokens, sealed at rest in the store.
 
 use callbridge_adapter::{AdapterError, BoxFuture, Secret, TokenKey, TokenSet, TokenVault};
+use callbridge_model::Platform;
 use callbridge_store::{OAuthToken, SecretStore, SecretString, SqlStore, StoreError, TokenOwner};
 use chrono::Utc;
 
@@ -29,7 +30,11 @@ fn owner(key: &TokenKey) -> TokenOwner {
     reason = "shaped to fit `map_err` directly"
 )]
 fn host_error(error: StoreError) -> AdapterError {
-    AdapterError::Host(error.to_string())
+    match error {
+        // The store refuses only what the adapter should never have asked for.
+        StoreError::Refused(reason) => AdapterError::Bug(reason.to_owned()),
+        error => AdapterError::Host(error.to_string()),
+    }
 }
 
 impl TokenVault for StoreVault {
@@ -68,5 +73,19 @@ impl TokenVault for StoreVault {
     fn delete(&self, key: &TokenKey) -> BoxFuture<'_, Result<bool, AdapterError>> {
         let owner = owner(key);
         Box::pin(async move { self.store.delete_token(&owner).await.map_err(host_error) })
+    }
+
+    fn delete_prefix(
+        &self,
+        platform: Platform,
+        owner_prefix: &str,
+    ) -> BoxFuture<'_, Result<u64, AdapterError>> {
+        let owner_prefix = owner_prefix.to_owned();
+        Box::pin(async move {
+            self.store
+                .delete_tokens_with_prefix(platform, &owner_prefix)
+                .await
+                .map_err(host_error)
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! OAuth tokens and named secrets, sealed with the keyring before they are written.
 
+use callbridge_model::Platform;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -92,6 +93,30 @@ impl SecretStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(result.rows_affected() > 0)
+    }
+
+    async fn delete_tokens_with_prefix(
+        &self,
+        platform: Platform,
+        owner_prefix: &str,
+    ) -> Result<u64, StoreError> {
+        if owner_prefix.is_empty() {
+            return Err(StoreError::Refused(
+                "an empty owner prefix would delete every token of the platform",
+            ));
+        }
+        // An exact comparison of the leading characters, not LIKE: owner keys may contain `_`
+        // and `%`. The cast gives PostgreSQL the parameter's type for `length`; both backends
+        // count characters in `substr` and `length` alike.
+        let result = sqlx::query(
+            "DELETE FROM oauth_tokens WHERE platform = $1 \
+             AND substr(owner, 1, length(CAST($2 AS TEXT))) = CAST($2 AS TEXT)",
+        )
+        .bind(platform.as_str())
+        .bind(owner_prefix.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
     }
 
     async fn put_secret(
