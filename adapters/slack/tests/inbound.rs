@@ -366,11 +366,13 @@ proptest! {
             let mut drop = None;
             for m in &mutations {
                 match m {
-                    Mutation::FlipBodyBit { index, bit } => {
+                    // An earlier truncation may have emptied the body: nothing to flip or cut.
+                    Mutation::FlipBodyBit { index, bit } if !body.is_empty() => {
                         let i = index % body.len();
                         body[i] ^= 1 << bit;
                     }
-                    Mutation::Truncate { keep } => body.truncate(keep % body.len()),
+                    Mutation::Truncate { keep } if !body.is_empty() => body.truncate(keep % body.len()),
+                    Mutation::FlipBodyBit { .. } | Mutation::Truncate { .. } => {}
                     Mutation::Append(extra) => body.extend_from_slice(extra),
                     Mutation::ShiftTimestamp(by) => ts += by,
                     Mutation::FlipSignatureChar { index } => {

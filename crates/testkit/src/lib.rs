@@ -6,8 +6,10 @@
 
 mod eventually;
 mod store;
+mod teams_world;
 mod world;
 
 pub use eventually::{Patience, eventually};
 pub use store::TestStore;
+pub use teams_world::{TeamsWorld, demo_teams};
 pub use world::{SlackWorld, demo_slack};

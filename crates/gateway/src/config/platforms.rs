@@ -116,6 +116,9 @@ pub(crate) struct RawTeams {
     login_base_url: Option<String>,
     #[serde(default)]
     graph_base_url: Option<String>,
+    /// Where the Bot Framework publishes the keys that sign inbound activities.
+    #[serde(default)]
+    bot_openid_metadata_url: Option<String>,
     #[serde(default)]
     subscribers: Vec<String>,
     #[serde(default)]
@@ -152,6 +155,10 @@ pub(crate) fn teams(
     if let Some(url) = raw.graph_base_url {
         config.graph_base = Url::parse(&url)
             .map_err(|e| ConfigError::invalid("teams.graph_base_url", e.to_string()))?;
+    }
+    if let Some(url) = raw.bot_openid_metadata_url {
+        config.bot_openid_metadata = Url::parse(&url)
+            .map_err(|e| ConfigError::invalid("teams.bot_openid_metadata_url", e.to_string()))?;
     }
     config.subscribers = raw
         .subscribers

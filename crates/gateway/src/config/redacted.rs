@@ -69,6 +69,11 @@ pub fn render_redacted(config: &Config) -> String {
         let _ = writeln!(out, "client_secret = {REDACTED:?}");
         let _ = writeln!(out, "login_base_url = {:?}", teams.login_base.as_str());
         let _ = writeln!(out, "graph_base_url = {:?}", teams.graph_base.as_str());
+        let _ = writeln!(
+            out,
+            "bot_openid_metadata_url = {:?}",
+            teams.bot_openid_metadata.as_str()
+        );
         let names: Vec<&str> = teams.subscribers.iter().map(|s| s.name.as_str()).collect();
         let _ = writeln!(out, "subscribers = {names:?}");
     }

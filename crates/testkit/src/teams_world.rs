@@ -1,0 +1,127 @@
+//! A gateway on a real socket wired to an in-process Microsoft sandbox (Entra, Graph and the
+//! Bot Connector), so a Teams end-to-end test is a few lines: the sandbox plays the Teams users
+//! and signs their activities, the gateway is the product as `serve` builds it (configuration
+//! parsed from TOML, the Teams adapter mounted, its presence loop and event loop running).
+
+use std::net::SocketAddr;
+
+use callbridge::config::Config;
+use callbridge::serve::{Gateway, platforms};
+use callbridge_sandbox::microsoft::{
+    MicrosoftConfig, MicrosoftSandbox, MicrosoftSeed, RunningMicrosoftSandbox,
+};
+use callbridge_store::{KeyId, SecretKey};
+use tokio::sync::oneshot;
+
+use crate::store::TestStore;
+
+/// The demo seed's tenant and app, as `MicrosoftSeed::demo()` registers them.
+pub mod demo_teams {
+    /// The Entra tenant.
+    pub const TENANT: &str = "8a4e9b62-3c1d-4f5e-9a7b-2c6d8e0f1a3b";
+    /// The app registration (also the bot's app id).
+    pub const CLIENT_ID: &str = "6c5d4e3f-8a7b-4c90-9d0e-3f2a4b5c6d7e";
+    /// The app registration's client secret.
+    pub const CLIENT_SECRET: &str = "sandbox-secret-change-me";
+    /// Alice, a Teams user.
+    pub const ALICE: &str = "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b";
+    /// Bob, a Teams user.
+    pub const BOB: &str = "4a3b2c1d-6e5f-4a70-9b8c-1d0e2f3a4b5c";
+}
+
+/// A running gateway with Teams enabled, pointed at a running Microsoft sandbox whose bot
+/// messaging endpoint is the gateway's `/teams/messages`.
+pub struct TeamsWorld {
+    /// The Microsoft sandbox: act as Teams users through it and read what Teams shows.
+    pub microsoft: RunningMicrosoftSandbox,
+    /// Where the gateway serves.
+    pub gateway_addr: SocketAddr,
+    /// The gateway's store.
+    pub store: TestStore,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TeamsWorld {
+    /// Starts the sandbox (demo seed, no SIP proxies) and a gateway whose `[teams]` section
+    /// points at it.
+    ///
+    /// # Panics
+    /// When anything cannot start: the test cannot run.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port for the gateway");
+        let gateway_addr = listener.local_addr().expect("the bound address");
+        let mut seed = MicrosoftSeed::demo();
+        let app = seed
+            .tenants
+            .iter_mut()
+            .flat_map(|tenant| tenant.apps.iter_mut())
+            .find(|app| app.client_id == demo_teams::CLIENT_ID)
+            .expect("the demo seed registers the app");
+        app.messaging_endpoint = Some(format!("http://{gateway_addr}/teams/messages"));
+        let mut sandbox_config = MicrosoftConfig::new(seed);
+        // Calls are not what these tests are about: no SIP proxies to bind.
+        sandbox_config.sip_ip = None;
+        let microsoft = MicrosoftSandbox::start(sandbox_config)
+            .await
+            .expect("the Microsoft sandbox starts");
+        let store = TestStore::new().await;
+        let config = gateway_config(gateway_addr, &microsoft);
+        let platforms = platforms(&config, &store.store)
+            .await
+            .expect("the adapters start");
+        let gateway = Gateway::with_listener(listener, &config, store.store.clone())
+            .mount(platforms)
+            .await
+            .expect("the gateway mounts its adapters");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = gateway.run(shutdown).await {
+                panic!("the gateway stopped with an error: {error}");
+            }
+        });
+        Self {
+            microsoft,
+            gateway_addr,
+            store,
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    /// Stops the gateway and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+    }
+}
+
+fn gateway_config(addr: SocketAddr, microsoft: &RunningMicrosoftSandbox) -> Config {
+    let key = SecretKey::generate_spec(&KeyId::parse("test").expect("a valid key id"))
+        .expect("a generated key");
+    let base = microsoft.base_url();
+    let text = format!(
+        "[server]\nlisten = \"{addr}\"\nshutdown_grace = \"2s\"\n\
+         [store]\nurl = \"sqlite::memory:\"\n\
+         [secrets]\nkeys = [\"{key}\"]\n\
+         [log]\nformat = \"pretty\"\n\
+         [teams]\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\n\
+         client_secret = \"{secret}\"\n\
+         login_base_url = \"{base}\"\ngraph_base_url = \"{base}/v1.0\"\n\
+         bot_openid_metadata_url = \"{base}/v1/.well-known/openidconfiguration\"\n",
+        tenant = demo_teams::TENANT,
+        client = demo_teams::CLIENT_ID,
+        secret = demo_teams::CLIENT_SECRET,
+    );
+    Config::from_toml(&text, std::iter::empty(), std::path::Path::new("."))
+        .expect("the test configuration is valid")
+}
