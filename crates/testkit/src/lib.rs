@@ -5,6 +5,7 @@
 //! Dev-only: used as a dev-dependency, never by product code. May depend on any workspace crate.
 
 mod eventually;
+mod gateway;
 mod store;
 mod teams_world;
 mod world;

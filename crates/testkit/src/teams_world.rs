@@ -5,14 +5,11 @@
 
 use std::net::SocketAddr;
 
-use callbridge::config::Config;
-use callbridge::serve::{Gateway, platforms};
 use callbridge_sandbox::microsoft::{
     MicrosoftConfig, MicrosoftSandbox, MicrosoftSeed, RunningMicrosoftSandbox,
 };
-use callbridge_store::{KeyId, SecretKey};
-use tokio::sync::oneshot;
 
+use crate::gateway::ServedGateway;
 use crate::store::TestStore;
 
 /// The demo seed's tenant and app, as `MicrosoftSeed::demo()` registers them.
@@ -38,8 +35,7 @@ pub struct TeamsWorld {
     pub gateway_addr: SocketAddr,
     /// The gateway's store.
     pub store: TestStore,
-    stop: Option<oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    gateway: ServedGateway,
 }
 
 impl TeamsWorld {
@@ -68,60 +64,31 @@ impl TeamsWorld {
             .await
             .expect("the Microsoft sandbox starts");
         let store = TestStore::new().await;
-        let config = gateway_config(gateway_addr, &microsoft);
-        let platforms = platforms(&config, &store.store)
-            .await
-            .expect("the adapters start");
-        let gateway = Gateway::with_listener(listener, &config, store.store.clone())
-            .mount(platforms)
-            .await
-            .expect("the gateway mounts its adapters");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let served = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) = gateway.run(shutdown).await {
-                panic!("the gateway stopped with an error: {error}");
-            }
-        });
+        let gateway = ServedGateway::start(listener, &teams_section(&microsoft), &store).await;
         Self {
             microsoft,
             gateway_addr,
             store,
-            stop: Some(stop),
-            served: Some(served),
+            gateway,
         }
     }
 
     /// Stops the gateway and waits for it.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(served) = self.served.take() {
-            let _ = served.await;
-        }
+        self.gateway.stop().await;
     }
 }
 
-fn gateway_config(addr: SocketAddr, microsoft: &RunningMicrosoftSandbox) -> Config {
-    let key = SecretKey::generate_spec(&KeyId::parse("test").expect("a valid key id"))
-        .expect("a generated key");
+/// The `[teams]` section pointing the gateway at the sandbox's Entra, Graph and Bot Connector.
+fn teams_section(microsoft: &RunningMicrosoftSandbox) -> String {
     let base = microsoft.base_url();
-    let text = format!(
-        "[server]\nlisten = \"{addr}\"\nshutdown_grace = \"2s\"\n\
-         [store]\nurl = \"sqlite::memory:\"\n\
-         [secrets]\nkeys = [\"{key}\"]\n\
-         [log]\nformat = \"pretty\"\n\
-         [teams]\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\n\
+    format!(
+        "[teams]\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\n\
          client_secret = \"{secret}\"\n\
          login_base_url = \"{base}\"\ngraph_base_url = \"{base}/v1.0\"\n\
          bot_openid_metadata_url = \"{base}/v1/.well-known/openidconfiguration\"\n",
         tenant = demo_teams::TENANT,
         client = demo_teams::CLIENT_ID,
         secret = demo_teams::CLIENT_SECRET,
-    );
-    Config::from_toml(&text, std::iter::empty(), std::path::Path::new("."))
-        .expect("the test configuration is valid")
+    )
 }

@@ -4,13 +4,10 @@
 
 use std::net::SocketAddr;
 
-use callbridge::config::Config;
-use callbridge::serve::{Gateway, platforms};
 use callbridge_adapter::{Secret, TokenSet, TokenVault};
 use callbridge_sandbox::slack::{RunningSlackSandbox, SlackSandbox, SlackSandboxConfig, SlackSeed};
-use callbridge_store::{KeyId, SecretKey};
-use tokio::sync::oneshot;
 
+use crate::gateway::ServedGateway;
 use crate::store::TestStore;
 
 /// The demo seed's Slack app, as `SlackSeed::demo()` registers it.
@@ -39,8 +36,7 @@ pub struct SlackWorld {
     pub gateway_addr: SocketAddr,
     /// The gateway's store.
     pub store: TestStore,
-    stop: Option<oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    gateway: ServedGateway,
 }
 
 impl SlackWorld {
@@ -61,7 +57,6 @@ impl SlackWorld {
         .await
         .expect("the Slack sandbox starts");
         let store = TestStore::new().await;
-        let config = gateway_config(gateway_addr, &slack);
         let vault = callbridge::platforms::StoreVault::new(store.store.clone());
         vault
             .store(
@@ -75,55 +70,29 @@ impl SlackWorld {
             )
             .await
             .expect("the bot token is stored");
-        let platforms = platforms(&config, &store.store)
-            .await
-            .expect("the adapters start");
-        let gateway = Gateway::with_listener(listener, &config, store.store.clone())
-            .mount(platforms)
-            .await
-            .expect("the gateway mounts its adapters");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let served = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) = gateway.run(shutdown).await {
-                panic!("the gateway stopped with an error: {error}");
-            }
-        });
+        let gateway = ServedGateway::start(listener, &slack_section(&slack), &store).await;
         Self {
             slack,
             gateway_addr,
             store,
-            stop: Some(stop),
-            served: Some(served),
+            gateway,
         }
     }
 
     /// Stops the gateway and waits for it.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(served) = self.served.take() {
-            let _ = served.await;
-        }
+        self.gateway.stop().await;
     }
 }
 
-fn gateway_config(addr: SocketAddr, slack: &RunningSlackSandbox) -> Config {
-    let key = SecretKey::generate_spec(&KeyId::parse("test").expect("a valid key id"))
-        .expect("a generated key");
+/// The `[slack]` section pointing the gateway at the sandbox's demo app.
+fn slack_section(slack: &RunningSlackSandbox) -> String {
     let authorize = slack
         .base_url()
         .join("oauth/v2/authorize")
         .expect("the authorize URL");
-    let text = format!(
-        "[server]\nlisten = \"{addr}\"\nshutdown_grace = \"2s\"\n\
-         [store]\nurl = \"sqlite::memory:\"\n\
-         [secrets]\nkeys = [\"{key}\"]\n\
-         [log]\nformat = \"pretty\"\n\
-         [slack]\napi_base_url = \"{api}\"\nauthorize_url = \"{authorize}\"\n\
+    format!(
+        "[slack]\napi_base_url = \"{api}\"\nauthorize_url = \"{authorize}\"\n\
          app_id = \"{app}\"\nclient_id = \"{client}\"\nclient_secret = \"{secret}\"\n\
          signing_secret = \"{signing}\"\n",
         api = slack.api_url(),
@@ -131,7 +100,5 @@ fn gateway_config(addr: SocketAddr, slack: &RunningSlackSandbox) -> Config {
         client = demo_slack::CLIENT_ID,
         secret = demo_slack::CLIENT_SECRET,
         signing = demo_slack::SIGNING_SECRET,
-    );
-    Config::from_toml(&text, std::iter::empty(), std::path::Path::new("."))
-        .expect("the test configuration is valid")
+    )
 }
