@@ -483,19 +483,32 @@ async fn failed_events_are_retried_at_once_then_after_1_and_5_minutes() {
     );
     slack.set_online(BOB, true).unwrap();
     slack.start_huddle(BOB).unwrap();
-    eventually("first retry", || app.events().len() >= 2).await;
+    // Each wait is on the sandbox's own delivery record, written once it has seen the answer
+    // and scheduled the next retry: advancing the clock before that would move the schedule.
+    let recorded = |n: usize| {
+        let slack = &slack;
+        move || {
+            slack
+                .deliveries()
+                .iter()
+                .filter(|d| d.kind == "event_callback")
+                .count()
+                >= n
+        }
+    };
+    eventually("first retry", recorded(2)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(app.events().len(), 2, "the second retry waits a minute");
     slack.clock().advance(Duration::from_secs(59));
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(app.events().len(), 2);
     slack.clock().advance(Duration::from_secs(1));
-    eventually("second retry", || app.events().len() >= 3).await;
+    eventually("second retry", recorded(3)).await;
     slack.clock().advance(Duration::from_secs(299));
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(app.events().len(), 3, "the third retry waits five minutes");
     slack.clock().advance(Duration::from_secs(1));
-    eventually("third retry", || app.events().len() >= 4).await;
+    eventually("third retry", recorded(4)).await;
     slack.clock().advance(Duration::from_secs(3600));
     tokio::time::sleep(Duration::from_millis(150)).await;
     let events = app.events();
