@@ -33,7 +33,7 @@ cargo test --workspace --locked 2>&1 | tee "$test_log"
 # Continuous fuzzing: `cargo +nightly fuzz run <target>` in tests/fuzz.
 step "fuzz targets: build and smoke-run"
 CARGO_TARGET_DIR=target cargo build --locked --manifest-path tests/fuzz/Cargo.toml
-for target in rtp rtcp sdp srtp_unprotect; do
+for target in rtp rtcp sdp srtp_unprotect engine_calls; do
     target/debug/"$target" -runs=20000 -seed=1 2>&1 | tail -n 1
 done
 

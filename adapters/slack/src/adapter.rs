@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::cards::Cards;
 use crate::config::SlackConfig;
+use crate::directory::{self, People, SlackPerson};
 use crate::form::{Form, check_size, media_type};
 use crate::install::InstallStates;
 use crate::oauth_client::OAuth;
@@ -57,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) install_states: InstallStates,
     pub(crate) cards: Cards,
     pub(crate) status: StatusMemory,
+    /// Directory lookups answered lately (`directory`).
+    pub(crate) people: People,
     last_success: AtomicI64,
     reconnect: Mutex<Vec<String>>,
 }
@@ -214,6 +217,7 @@ impl SlackAdapter {
                 install_states: InstallStates::default(),
                 cards: Cards::default(),
                 status: StatusMemory::default(),
+                people: People::default(),
                 last_success: AtomicI64::new(i64::MIN),
                 reconnect: Mutex::new(Vec::new()),
             }),
@@ -234,6 +238,41 @@ impl SlackAdapter {
         users: &[SlackUserId],
     ) -> Result<PollOutcome, AdapterError> {
         poll::poll(&self.shared, team, users).await
+    }
+
+    /// Who `user` of `team` is (`users.info` with the workspace's bot token); `None` when Slack
+    /// says `user_not_found`. Answers are cached for a few minutes.
+    pub async fn person(
+        &self,
+        team: &SlackTeamId,
+        user: &SlackUserId,
+    ) -> Result<Option<SlackPerson>, AdapterError> {
+        directory::person(&self.shared, team, user)
+            .await
+            .inspect_err(|e| self.shared.note(e, team.as_str()))
+    }
+
+    /// Who owns `email` in `team` (`users.lookupByEmail`, bot token); `None` when Slack says
+    /// `users_not_found`. Answers are cached for a few minutes.
+    pub async fn person_by_email(
+        &self,
+        team: &SlackTeamId,
+        email: &callbridge_model::Email,
+    ) -> Result<Option<SlackPerson>, AdapterError> {
+        directory::person_by_email(&self.shared, team, email)
+            .await
+            .inspect_err(|e| self.shared.note(e, team.as_str()))
+    }
+
+    /// Whether `user`'s notifications are paused right now (`dnd.info`): inside their
+    /// scheduled DND window, or snoozing. Read with the person's own token when they granted
+    /// one (only it shows a snooze), else the bot's. Errors are errors: the caller decides.
+    pub async fn in_dnd(
+        &self,
+        team: &SlackTeamId,
+        user: &SlackUserId,
+    ) -> Result<bool, AdapterError> {
+        directory::in_dnd(&self.shared, team, user).await
     }
 
     /// The Slack call id (`R…`) registered for a leg's card, while the card is live.

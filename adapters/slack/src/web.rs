@@ -33,6 +33,9 @@ pub(crate) fn client(config: ClientConfig) -> ApiClient {
         .with_budget("users.getPresence", 50)
         .with_budget("dnd.setSnooze", 20)
         .with_budget("dnd.endSnooze", 20)
+        .with_budget("users.info", 100)
+        .with_budget("users.lookupByEmail", 50)
+        .with_budget("dnd.info", 50)
         .with_budget("conversations.list", 20)
 }
 
@@ -62,26 +65,66 @@ pub(crate) async fn call(
     token: &Secret,
     args: &Value,
 ) -> Result<Value, CallError> {
-    let url = config.method_url(method)?;
     let body = serde_json::to_vec(args)
         .map_err(|e| AdapterError::Bug(format!("{method} arguments not serialisable: {e}")))?;
+    let call = ApiCall {
+        method,
+        budget_key,
+        idempotent,
+    };
+    send(
+        client,
+        config,
+        call,
+        token,
+        "application/json; charset=utf-8",
+        body,
+    )
+    .await
+}
+
+/// Sends one method with a form body and returns the success envelope: read methods take
+/// their arguments as a form (a JSON body's arguments are ignored by them).
+pub(crate) async fn call_form(
+    client: &ApiClient,
+    config: &SlackConfig,
+    call: ApiCall<'_>,
+    token: &Secret,
+    args: &[(&str, &str)],
+) -> Result<Value, CallError> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(args)
+        .finish()
+        .into_bytes();
+    send(
+        client,
+        config,
+        call,
+        token,
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await
+}
+
+/// Posts `body` to `call.method` and reads the envelope.
+async fn send(
+    client: &ApiClient,
+    config: &SlackConfig,
+    call: ApiCall<'_>,
+    token: &Secret,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Result<Value, CallError> {
+    let (method, budget_key) = (call.method, call.budget_key);
+    let url = config.method_url(method)?;
     let response = client
-        .send(
-            ApiCall {
-                method,
-                budget_key,
-                idempotent,
-            },
-            |http| {
-                http.post(url.clone())
-                    .bearer_auth(token.expose())
-                    .header(
-                        http::header::CONTENT_TYPE,
-                        "application/json; charset=utf-8",
-                    )
-                    .body(body.clone())
-            },
-        )
+        .send(call, |http| {
+            http.post(url.clone())
+                .bearer_auth(token.expose())
+                .header(http::header::CONTENT_TYPE, content_type)
+                .body(body.clone())
+        })
         .await?;
     let status = response.status();
     let bytes = response

@@ -13,7 +13,7 @@ use callbridge_adapter::{
     InboundRequest, PlatformAdapter, Secret, TokenKey, TokenSet, TokenVault,
 };
 use callbridge_model::{
-    CallTarget, PhoneNumber, Platform, PlatformCommand, PlatformEvent, UserRef,
+    CallTarget, LegId, PhoneNumber, Platform, PlatformCommand, PlatformEvent, UserRef,
 };
 use callbridge_sip::{Trunk, TrunkEvents};
 use chrono::{DateTime, Utc};
@@ -29,7 +29,7 @@ use crate::graph::http::{GraphHttp, PRESENCE_BUDGET, PRESENCE_PER_MINUTE};
 use crate::graph::notifications::{self, Checks};
 use crate::graph::rich::Decryptor;
 use crate::graph::validation_tokens::ValidationKeys;
-use crate::trunk::{LegBook, Pump, sip_error};
+use crate::trunk::{LegBook, Pump, dialog_from_json, dialog_json, sip_error, stale_error};
 
 /// How many events may wait for the host before new ones are dropped (and counted).
 const EVENT_QUEUE: usize = 4096;
@@ -182,6 +182,28 @@ impl TeamsAdapter {
             events: self.sender.clone(),
         };
         tokio::spawn(pump.run(events))
+    }
+
+    /// The SIP dialog of an answered Teams leg, as JSON for the host to keep with the call:
+    /// for a call to Teams once `LegAnswered` arrived, for a call from Teams once `AnswerCall`
+    /// succeeded. `None` for legs not (or no longer) answered, or without a trunk. It holds
+    /// the parties' numbers: stored, never logged.
+    pub fn dialog_of(&self, leg: LegId) -> Option<String> {
+        let trunk = self.trunk().ok()?;
+        dialog_json(trunk.dialog_snapshot(leg)?)
+    }
+
+    /// Ends a Teams leg that a previous process left up (crash recovery), from the JSON
+    /// [`dialog_of`](Self::dialog_of) gave: a BYE through the trunk, a leg already gone counting
+    /// as ended. `PlatformUnavailable` when the proxy could not be reached or did not answer
+    /// (worth a later try), `PlatformRejected` when it refused, `Malformed` for JSON that is
+    /// not a dialog.
+    pub async fn end_stale_leg(&self, snapshot_json: &str) -> Result<(), AdapterError> {
+        let snapshot = dialog_from_json(snapshot_json)?;
+        self.trunk()?
+            .end_stale(&snapshot)
+            .await
+            .map_err(stale_error)
     }
 
     fn trunk(&self) -> Result<Trunk, AdapterError> {

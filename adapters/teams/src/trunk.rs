@@ -2,7 +2,8 @@
 //! for Teams legs become trunk requests, and what the trunk reports becomes `PlatformEvent`s on
 //! the adapter's event channel. The trunk knows legs only; this glue remembers which call each
 //! leg belongs to, which Teams user a calling number is, and which re-INVITE of a leg still
-//! waits for the media core's answer.
+//! waits for the media core's answer. An answered leg's dialog is written as JSON for the host
+//! to keep with the call, so that after a crash the leg can still be ended.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +13,8 @@ use callbridge_model::{
     AadObjectId, CallId, CallTarget, EventId, LegId, MediaAnswer, MediaOffer, MediaTransport,
     PhoneNumber, PlatformEvent, Sdp, TeamsTenantId, UserRef,
 };
-use callbridge_sip::{SipError, Trunk, TrunkEvent, TrunkEvents};
+use callbridge_sip::{DialogSnapshot, SipError, SipTransport, Trunk, TrunkEvent, TrunkEvents};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 /// Where the media core's answer to a leg's re-INVITE goes. The trunk refuses the re-INVITE
@@ -148,6 +150,97 @@ pub(crate) fn sip_error(method: &str, error: SipError) -> AdapterError {
             error: other.to_string(),
         },
     }
+}
+
+/// Failing to end a stale dialog, in the adapter's vocabulary: the network or a silent proxy
+/// is worth another try later; a refusal is the platform's answer.
+pub(crate) fn stale_error(error: SipError) -> AdapterError {
+    const METHOD: &str = "trunk.end_stale";
+    match error {
+        SipError::Transport(reason) | SipError::AllProxiesFailed(reason) => {
+            AdapterError::PlatformUnavailable {
+                method: METHOD.to_owned(),
+                reason,
+                retry_after: None,
+            }
+        }
+        error @ (SipError::NoResponse(_) | SipError::Stopped) => {
+            AdapterError::PlatformUnavailable {
+                method: METHOD.to_owned(),
+                reason: error.to_string(),
+                retry_after: None,
+            }
+        }
+        other => sip_error(METHOD, other),
+    }
+}
+
+/// A leg's SIP dialog as the host stores it (JSON): [`DialogSnapshot`] field for field. It
+/// holds the parties' numbers, so it is kept with the call and never logged.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredDialog {
+    call_id: String,
+    local_uri: String,
+    local_tag: String,
+    remote_uri: String,
+    remote_tag: Option<String>,
+    remote_target: String,
+    #[serde(default)]
+    route_set: Vec<String>,
+    next_local_cseq: u32,
+    proxy: String,
+    transport: StoredTransport,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StoredTransport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// The JSON the host keeps for a dialog.
+pub(crate) fn dialog_json(snapshot: DialogSnapshot) -> Option<String> {
+    let stored = StoredDialog {
+        call_id: snapshot.call_id,
+        local_uri: snapshot.local_uri,
+        local_tag: snapshot.local_tag,
+        remote_uri: snapshot.remote_uri,
+        remote_tag: snapshot.remote_tag,
+        remote_target: snapshot.remote_target,
+        route_set: snapshot.route_set,
+        next_local_cseq: snapshot.next_local_cseq,
+        proxy: snapshot.proxy,
+        transport: match snapshot.transport {
+            SipTransport::Udp => StoredTransport::Udp,
+            SipTransport::Tcp => StoredTransport::Tcp,
+            SipTransport::Tls => StoredTransport::Tls,
+        },
+    };
+    serde_json::to_string(&stored).ok()
+}
+
+/// A dialog back from the host's JSON.
+pub(crate) fn dialog_from_json(text: &str) -> Result<DialogSnapshot, AdapterError> {
+    let stored: StoredDialog = serde_json::from_str(text)
+        .map_err(|error| AdapterError::Malformed(format!("stored SIP dialog: {error}")))?;
+    Ok(DialogSnapshot {
+        call_id: stored.call_id,
+        local_uri: stored.local_uri,
+        local_tag: stored.local_tag,
+        remote_uri: stored.remote_uri,
+        remote_tag: stored.remote_tag,
+        remote_target: stored.remote_target,
+        route_set: stored.route_set,
+        next_local_cseq: stored.next_local_cseq,
+        proxy: stored.proxy,
+        transport: match stored.transport {
+            StoredTransport::Udp => SipTransport::Udp,
+            StoredTransport::Tcp => SipTransport::Tcp,
+            StoredTransport::Tls => SipTransport::Tls,
+        },
+    })
 }
 
 fn dropped() {
@@ -291,6 +384,64 @@ mod tests {
         let (call, leg) = (CallId::generate(), LegId::generate());
         book.bind(leg, call);
         (book, call, leg)
+    }
+
+    fn snapshot() -> DialogSnapshot {
+        DialogSnapshot {
+            call_id: "0123abcd@sbc.example.com".to_owned(),
+            local_uri: "\"Bob\" <sip:+15550001000@sbc.example.com;user=phone>".to_owned(),
+            local_tag: "ours".to_owned(),
+            remote_uri: "<sip:+14255550101@sip.pstnhub.microsoft.com;user=phone>".to_owned(),
+            remote_tag: Some("theirs".to_owned()),
+            remote_target: "sip:sip.pstnhub.microsoft.com:5061;transport=tls".to_owned(),
+            route_set: vec!["<sip:edge.pstnhub.microsoft.com;lr>".to_owned()],
+            next_local_cseq: 2,
+            proxy: "sip.pstnhub.microsoft.com".to_owned(),
+            transport: SipTransport::Tls,
+        }
+    }
+
+    #[test]
+    fn a_stored_dialog_reads_back_whole() {
+        let json = dialog_json(snapshot()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["transport"], "tls");
+        assert_eq!(value["next_local_cseq"], 2);
+        assert_eq!(dialog_from_json(&json).unwrap(), snapshot());
+    }
+
+    #[test]
+    fn a_damaged_stored_dialog_is_malformed() {
+        let json = dialog_json(snapshot())
+            .unwrap()
+            .replace("\"tls\"", "\"sctp\"");
+        assert!(matches!(
+            dialog_from_json(&json),
+            Err(AdapterError::Malformed(_))
+        ));
+        assert!(matches!(
+            dialog_from_json("{}"),
+            Err(AdapterError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn an_unreachable_proxy_is_worth_retrying_and_a_refusal_is_not() {
+        assert!(matches!(
+            stale_error(SipError::NoResponse("BYE")),
+            AdapterError::PlatformUnavailable { .. }
+        ));
+        assert!(matches!(
+            stale_error(SipError::Transport("refused".to_owned())),
+            AdapterError::PlatformUnavailable { .. }
+        ));
+        assert!(matches!(
+            stale_error(SipError::Refused {
+                method: "BYE",
+                status: 500
+            }),
+            AdapterError::PlatformRejected { .. }
+        ));
     }
 
     #[test]

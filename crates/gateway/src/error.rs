@@ -30,6 +30,9 @@ pub enum GatewayError {
     /// The Direct Routing trunk cannot start.
     #[error("SIP trunk: {0}")]
     Trunk(#[from] callbridge_sip::SipError),
+    /// A part of the gateway could not start (the media core, its randomness).
+    #[error("cannot start: {0}")]
+    Startup(String),
     /// An I/O failure while doing something named.
     #[error("I/O error {0}: {1}")]
     Io(&'static str, #[source] std::io::Error),

@@ -8,11 +8,15 @@
 //! [`serve`] (binding, graceful shutdown), [`demo`] (a generated configuration for
 //! `callbridge demo`).
 
+pub mod calls;
 pub mod config;
 pub mod demo;
 mod error;
 pub mod http;
 pub mod install_kit;
+pub mod join;
+pub mod media;
+pub mod mirror;
 pub mod platforms;
 pub mod serve;
 pub mod state;

@@ -8,15 +8,21 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callbridge_store::SqlStore;
+use callbridge_engine::call::CallConfig;
+use callbridge_store::{SecretStore, SqlStore};
 use tokio::net::TcpListener;
 
 use crate::GatewayError;
+use crate::calls::{CallDeps, CallService};
 use crate::config::Config;
 use crate::config::{ConfigError, SipSettings};
 use crate::http::{EdgeLimits, app};
+use crate::join::JoinTokens;
+use crate::media::{MediaService, MediaSettings};
+use crate::mirror::MirrorService;
 use crate::platforms::{GatewayHandler, Platforms, StoreVault, dispatch};
 use crate::state::AppState;
+use callbridge_engine::presence::MirrorConfig;
 use callbridge_model::{Platform, PlatformEvent};
 use callbridge_sip::{ProxyTarget, SipTransport, Trunk, TrunkConfig};
 use callbridge_slack::{SlackAdapter, SlackOptions};
@@ -38,6 +44,10 @@ pub struct Mounted {
     pub pushed: Vec<(Platform, mpsc::Receiver<PlatformEvent>)>,
     /// The Direct Routing trunk, when one is configured (drained with the gateway).
     pub trunk: Option<Trunk>,
+    /// Calls between Slack and Teams, when both and the trunk are configured.
+    pub calls: Option<CallService>,
+    /// Presence mirroring, when both Slack and Teams are configured.
+    pub mirror: Option<MirrorService>,
 }
 
 /// Builds the adapters the configuration enables, with their tokens sealed in `store`, and
@@ -48,10 +58,12 @@ pub async fn platforms(config: &Config, store: &SqlStore) -> Result<Mounted, Gat
         platforms: Platforms::default(),
         pushed: Vec::new(),
         trunk: None,
+        calls: None,
+        mirror: None,
     };
     if let Some(slack) = &config.slack {
         let adapter = SlackAdapter::new(slack.clone(), vault.clone(), SlackOptions::default())?;
-        mounted.platforms = mounted.platforms.with("slack", Arc::new(adapter));
+        mounted.platforms = mounted.platforms.with_slack(Arc::new(adapter));
     }
     if let Some(teams) = &config.teams {
         let adapter = TeamsAdapter::new(teams.clone(), vault).await?;
@@ -68,23 +80,99 @@ pub async fn platforms(config: &Config, store: &SqlStore) -> Result<Mounted, Gat
         tokio::spawn(adapter.presence().clone().run());
         mounted.platforms = mounted.platforms.with_teams(Arc::new(adapter));
     }
+    if mounted.platforms.slack().is_some() && mounted.platforms.teams().is_some() {
+        let mirror = MirrorService::start(
+            store.clone(),
+            mounted.platforms.clone(),
+            MirrorConfig::default(),
+        )
+        .await?;
+        mounted.mirror = Some(mirror);
+    }
+    if mounted.trunk.is_some() && mounted.platforms.slack().is_some() {
+        let calls = calls(config, store, &mounted.platforms, mounted.mirror.clone()).await?;
+        mounted.calls = Some(calls);
+    }
     Ok(mounted)
+}
+
+/// The name of the stored key that signs join links (kept, so links survive a restart).
+const JOIN_KEY: &str = "join-link-key";
+
+/// Starts the media core and the call engine over the mounted adapters.
+async fn calls(
+    config: &Config,
+    store: &SqlStore,
+    platforms: &Platforms,
+    mirror: Option<MirrorService>,
+) -> Result<CallService, GatewayError> {
+    let settings = &config.calls;
+    let media_settings = MediaSettings {
+        public_ip: settings.media_public_ip,
+        bind_ip: settings.media_bind_ip,
+        ports: settings.media_ports.clone(),
+        workers: settings.media_workers,
+        media_timeout: Some(settings.media_timeout),
+        ..MediaSettings::default()
+    };
+    let (media, media_notices) = MediaService::start(media_settings)
+        .map_err(|e| GatewayError::Startup(format!("media core: {e}")))?;
+    let key = join_key(store).await?;
+    let engine = CallConfig {
+        ring_timeout: settings.ring_timeout,
+        join_timeout: settings.ring_timeout,
+        max_duration: settings.max_duration,
+        ..CallConfig::default()
+    };
+    Ok(CallService::start(CallDeps {
+        store: store.clone(),
+        platforms: platforms.clone(),
+        slack: platforms.slack().cloned(),
+        media,
+        media_notices,
+        tokens: JoinTokens::new(&key),
+        public_url: config.public_url.clone(),
+        tenant: config.tenant,
+        config: engine,
+        mirror,
+    })
+    .await?)
+}
+
+/// The join-link signing key, created on first use and sealed in the store.
+async fn join_key(store: &SqlStore) -> Result<[u8; 32], GatewayError> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    if let Some(stored) = store.secret(JOIN_KEY).await?
+        && let Ok(key) = <[u8; 32]>::try_from(stored.as_slice())
+    {
+        return Ok(key);
+    }
+    let mut key = [0; 32];
+    SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| GatewayError::Startup("no system randomness".to_owned()))?;
+    store.put_secret(JOIN_KEY, &key, chrono::Utc::now()).await?;
+    Ok(key)
 }
 
 /// The trunk's configuration, with the proxies' names resolved now.
 async fn trunk_config(sip: &SipSettings) -> Result<TrunkConfig, GatewayError> {
     let mut proxies = Vec::with_capacity(sip.proxies.len());
     for (fqdn, port) in &sip.proxies {
-        let addr = tokio::net::lookup_host((fqdn.as_str(), *port))
-            .await
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| {
-                GatewayError::Config(ConfigError::Invalid {
-                    key: "sip.proxies".to_owned(),
-                    reason: format!("{fqdn} does not resolve"),
-                })
-            })?;
+        let fixed = sip.resolve.get(fqdn).copied();
+        let resolved = match fixed {
+            Some(addr) => Some(addr),
+            None => tokio::net::lookup_host((fqdn.as_str(), *port))
+                .await
+                .ok()
+                .and_then(|mut addrs| addrs.next()),
+        };
+        let addr = resolved.ok_or_else(|| {
+            GatewayError::Config(ConfigError::Invalid {
+                key: "sip.proxies".to_owned(),
+                reason: format!("{fqdn} does not resolve"),
+            })
+        })?;
         proxies.push(ProxyTarget {
             fqdn: fqdn.clone(),
             addr,
@@ -145,9 +233,16 @@ impl Gateway {
             platforms,
             pushed,
             trunk,
+            calls,
+            mirror,
         } = mounted;
         let store = self.state.store().clone();
-        let handler = Arc::new(GatewayHandler::new(store.clone(), platforms.clone()));
+        let handler = Arc::new(GatewayHandler::new(
+            store.clone(),
+            platforms.clone(),
+            calls.clone(),
+            mirror.clone(),
+        ));
         let events = dispatch::start(store.clone(), handler).await?;
         for (platform, mut receiver) in pushed {
             let sink = events.clone();
@@ -163,6 +258,8 @@ impl Gateway {
             self.state.tenant(),
             platforms,
             Some(events),
+            calls,
+            mirror,
         );
         Ok(Self {
             state,
@@ -203,6 +300,14 @@ impl Gateway {
         let signal = async move {
             shutdown.await;
             draining_state.start_draining();
+            // New calls are refused from now on; calls in progress end cleanly a little
+            // before the grace period runs out, so their hang-ups still go out.
+            if let Some(calls) = draining_state.calls() {
+                let margin = grace.saturating_sub(Duration::from_secs(2)).max(grace / 2);
+                let deadline = chrono::Utc::now()
+                    + chrono::TimeDelta::from_std(margin).unwrap_or(chrono::TimeDelta::zero());
+                calls.drain(deadline).await;
+            }
             // New INVITEs get 503 + Retry-After from now on; calls in progress continue.
             if let Some(trunk) = &draining_trunk {
                 trunk.drain();
@@ -222,6 +327,15 @@ impl Gateway {
         tokio::select! {
             result = server => result.map_err(|e| GatewayError::Io("serving HTTP", e))?,
             () = deadline => tracing::warn!(grace = ?grace, "drain deadline passed with requests in flight"),
+        }
+        // Calls outlive HTTP requests: they end by the drain deadline; wait for their
+        // hang-ups and records before the trunk and the store close.
+        if let Some(calls) = state.calls()
+            && tokio::time::timeout(grace, calls.until_idle())
+                .await
+                .is_err()
+        {
+            tracing::warn!("calls were still ending when the gateway stopped");
         }
         if let Some(trunk) = &trunk {
             trunk.shutdown();

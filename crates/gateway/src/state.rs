@@ -7,6 +7,8 @@ use callbridge_model::TenantId;
 use callbridge_store::{SecretString, SqlStore};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::calls::CallService;
+use crate::mirror::MirrorService;
 use crate::platforms::{EventSink, Platforms, StoreInbox};
 
 /// Shared gateway state. Cloning is cheap (one `Arc`).
@@ -24,12 +26,22 @@ struct Inner {
     platforms: Platforms,
     inbox: StoreInbox,
     events: Option<EventSink>,
+    calls: Option<CallService>,
+    mirror: Option<MirrorService>,
 }
 
 impl AppState {
     /// State over an open store.
     pub fn new(store: SqlStore, admin_token: Option<SecretString>, tenant: TenantId) -> Self {
-        Self::with_platforms(store, admin_token, tenant, Platforms::default(), None)
+        Self::with_platforms(
+            store,
+            admin_token,
+            tenant,
+            Platforms::default(),
+            None,
+            None,
+            None,
+        )
     }
 
     /// State with platform adapters mounted and the queue their events go to.
@@ -39,6 +51,8 @@ impl AppState {
         tenant: TenantId,
         platforms: Platforms,
         events: Option<EventSink>,
+        calls: Option<CallService>,
+        mirror: Option<MirrorService>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -50,6 +64,8 @@ impl AppState {
                 tenant,
                 platforms,
                 events,
+                calls,
+                mirror,
             }),
         }
     }
@@ -67,6 +83,16 @@ impl AppState {
     /// Where accepted events are queued, if anything consumes them.
     pub fn events(&self) -> Option<&EventSink> {
         self.inner.events.as_ref()
+    }
+
+    /// Calls between Slack and Teams, when enabled.
+    pub fn calls(&self) -> Option<&CallService> {
+        self.inner.calls.as_ref()
+    }
+
+    /// Presence mirroring, when enabled.
+    pub fn mirror(&self) -> Option<&MirrorService> {
+        self.inner.mirror.as_ref()
     }
 
     /// The store.

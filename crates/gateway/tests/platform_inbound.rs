@@ -119,8 +119,15 @@ async fn a_retried_event_is_acted_on_once_and_a_forged_one_never() {
     let sink = dispatch::start(store.clone(), recorder.clone())
         .await
         .unwrap();
-    let state =
-        AppState::with_platforms(store, None, TenantId::generate(), platforms(), Some(sink));
+    let state = AppState::with_platforms(
+        store,
+        None,
+        TenantId::generate(),
+        platforms(),
+        Some(sink),
+        None,
+        None,
+    );
 
     assert_eq!(post(&state, "good", "T0AAA").await, StatusCode::OK);
     assert_eq!(
@@ -152,8 +159,15 @@ async fn an_event_acked_before_a_crash_is_acted_on_at_the_next_start_and_only_th
     let test_store = TestStore::new().await;
     let store = test_store.store.clone();
     // First run: the edge acks and claims the event, then dies before any work is done.
-    let crashed =
-        AppState::with_platforms(store.clone(), None, TenantId::generate(), platforms(), None);
+    let crashed = AppState::with_platforms(
+        store.clone(),
+        None,
+        TenantId::generate(),
+        platforms(),
+        None,
+        None,
+        None,
+    );
     assert_eq!(post(&crashed, "good", "T0AAA").await, StatusCode::OK);
     assert_eq!(post(&crashed, "good", "T0AAA").await, StatusCode::OK);
 

@@ -1,6 +1,7 @@
-//! Load generator and benchmark driver for the media core.
+//! Load generator and benchmark driver for the media core and the whole gateway.
 //!
-//! May depend on: `callbridge-media`, `callbridge-model` and their test peers.
+//! May depend on: `callbridge-media`, `callbridge-model` and their test peers; for the gateway
+//! mode, the gateway, the sandboxes and the test kit (it is a tool, not product code).
 //!
 //! `callbridge-loadgen --calls N --mode passthrough|transcode --seconds S` runs N bridged calls
 //! through one media worker over loopback, SRTP on both legs, both directions at 50 packets/s.
@@ -11,8 +12,13 @@
 //! loss with the kernel's drop counters on each side, and RSS per call. `--mode floor` runs the
 //! same traffic through a bare forwarder with the worker's I/O pattern instead: the kernel's
 //! share of the cost, to divide the worker's figure by.
+//!
+//! `--mode gateway [--transcode]` runs N calls through the whole gateway between both
+//! sandboxes (see [`gateway`]) and prints, side by side, the media core's own figure for the
+//! same path and call count, measured next in the same invocation.
 
 mod floor;
+mod gateway;
 mod kernel;
 mod peers;
 mod report;
@@ -36,6 +42,9 @@ enum Mode {
     /// No media core: a bare UDP forwarder with the worker's I/O pattern, for the kernel's
     /// share of the per-datagram cost.
     Floor,
+    /// The whole gateway between the Slack and Microsoft sandboxes: slash commands, SIP,
+    /// virtual phones, browser stand-ins.
+    Gateway,
 }
 
 #[derive(Debug, Parser)]
@@ -62,26 +71,92 @@ struct Args {
     /// Let the scheduler place the worker and the far ends.
     #[arg(long)]
     no_pin: bool,
+    /// Gateway mode: browsers offer Opus only, so the gateway transcodes (otherwise they offer
+    /// G.722 and G.711 and it passes packets through).
+    #[arg(long)]
+    transcode: bool,
+    /// Gateway mode: milliseconds between two calls' commands.
+    #[arg(long, default_value_t = 25)]
+    ramp_ms: u64,
+    /// Gateway mode: milliseconds each phone rings before answering.
+    #[arg(long, default_value_t = 2000)]
+    answer_after_ms: u64,
+    /// Gateway mode: the gateway's media worker threads.
+    #[arg(long, default_value_t = 1)]
+    media_workers: usize,
+    /// Gateway mode: seconds of the media core's own run that follows (0 skips it).
+    #[arg(long, default_value_t = 3)]
+    media_core_seconds: u64,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let path = match args.mode {
+        Mode::Passthrough => peers::Path::Passthrough,
+        Mode::Transcode => peers::Path::Transcode,
+        Mode::Floor => peers::Path::Floor,
+        Mode::Gateway => return gateway_mode(&args),
+    };
+    let outcome = media_core(&args, path, Duration::from_secs(2), args.seconds)?;
+    report::print(&args_line(&args), &outcome);
+    Ok(())
+}
+
+/// One run through the media core alone.
+fn media_core(
+    args: &Args,
+    path: peers::Path,
+    warmup: Duration,
+    seconds: u64,
+) -> anyhow::Result<peers::Outcome> {
     let pin = |cpu| (!args.no_pin).then_some(cpu);
-    let outcome = peers::run(peers::Plan {
+    peers::run(peers::Plan {
         calls: args.calls,
-        path: match args.mode {
-            Mode::Passthrough => peers::Path::Passthrough,
-            Mode::Transcode => peers::Path::Transcode,
-            Mode::Floor => peers::Path::Floor,
-        },
-        warmup: Duration::from_secs(2),
-        measure: Duration::from_secs(args.seconds),
+        path,
+        warmup,
+        measure: Duration::from_secs(seconds),
         complexity: args.complexity,
         worker_cpu: pin(args.worker_cpu),
         peer_cpu: pin(args.peer_cpu),
     })
+    .map_err(|error| anyhow::anyhow!(error))
+}
+
+/// The whole gateway, then the media core alone on the same path with as many calls.
+fn gateway_mode(args: &Args) -> anyhow::Result<()> {
+    let outcome = gateway::run(gateway::Plan {
+        calls: args.calls,
+        steady: Duration::from_secs(args.seconds),
+        transcode: args.transcode,
+        ramp: Duration::from_millis(args.ramp_ms),
+        answer_after: Duration::from_millis(args.answer_after_ms),
+        media_workers: args.media_workers,
+        gateway_threads: 2,
+    })
     .map_err(|error| anyhow::anyhow!(error))?;
-    report::print(&args_line(&args), &outcome);
+    let line = format!(
+        "calls={} mode=gateway path={} seconds={} ramp={} ms answer-after={} ms media-workers={}",
+        args.calls,
+        if args.transcode {
+            "transcode"
+        } else {
+            "passthrough"
+        },
+        args.seconds,
+        args.ramp_ms,
+        args.answer_after_ms,
+        args.media_workers
+    );
+    gateway::report::print(&line, &outcome);
+    if args.media_core_seconds > 0 {
+        let (path, name) = if args.transcode {
+            (peers::Path::Transcode, "transcode")
+        } else {
+            (peers::Path::Passthrough, "passthrough")
+        };
+        let alone = media_core(args, path, Duration::from_secs(1), args.media_core_seconds)?;
+        gateway::report::print_media_core(name, &alone);
+    }
     Ok(())
 }
 

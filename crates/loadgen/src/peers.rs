@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use callbridge_media::codec::Codec;
 use callbridge_media::shell::affinity::pin_current_thread;
-use callbridge_media::shell::worker::{Worker, WorkerReport, thread_cpu_time};
+use callbridge_media::shell::worker::{MediaCallKey, Worker, WorkerReport, thread_cpu_time};
 use callbridge_media::transcode::codecs::Encoder;
 use nix::sys::socket::{setsockopt, sockopt};
 
@@ -116,7 +116,7 @@ pub(crate) fn run(plan: Plan) -> Result<Outcome> {
         plan.complexity,
         peer_addrs,
         &mut |id, bridge, sockets| match &worker {
-            Some(w) => Ok(w.add_call(id, bridge, sockets)?),
+            Some(w) => Ok(w.add_call(MediaCallKey(id), bridge, sockets)?),
             None => {
                 floor_sockets.extend(sockets);
                 Ok(())

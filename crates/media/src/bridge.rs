@@ -8,7 +8,7 @@ use crate::buffers::BufferPool;
 use crate::clock::WallClock;
 use crate::dtmf_relay::DtmfRelay;
 use crate::error::{MediaError, Result};
-use crate::event::{LegId, MediaEvent};
+use crate::event::{MediaEvent, Side};
 use crate::jitter::Push;
 use crate::leg::{Inbound, Transmit};
 use crate::media_leg::MediaLeg;
@@ -192,12 +192,12 @@ impl Bridge {
     }
 
     /// A leg, for inspection.
-    pub fn leg(&self, id: LegId) -> &MediaLeg {
+    pub fn leg(&self, id: Side) -> &MediaLeg {
         &self.legs[id.index()]
     }
 
     /// Statistics of a leg, including our jitter buffer delay towards the *other* leg.
-    pub fn stats(&self, id: LegId) -> crate::stats::LegStats {
+    pub fn stats(&self, id: Side) -> crate::stats::LegStats {
         let jb = self
             .transcoders
             .as_ref()
@@ -214,7 +214,7 @@ impl Bridge {
     /// SDP declares ([`crate::sdp::remote_ssrcs`]), which replace the leg's earlier set.
     pub fn renegotiate(
         &mut self,
-        id: LegId,
+        id: Side,
         negotiated: Negotiated,
         ssrcs: DeclaredSsrcs,
         now: Instant,
@@ -231,7 +231,7 @@ impl Bridge {
     /// Answers a further SDP offer from the browser on a WebRTC leg (hold with `sendonly` or
     /// `inactive`, resume, a codec change); returns our answer. Hold and resume take effect
     /// exactly as a SIP re-INVITE does.
-    pub fn renegotiate_webrtc(&mut self, id: LegId, offer: &str, now: Instant) -> Result<String> {
+    pub fn renegotiate_webrtc(&mut self, id: Side, offer: &str, now: Instant) -> Result<String> {
         self.now = now;
         let before = self.codec_of(id);
         let answer = self.legs[id.index()].accept_offer(offer, now)?;
@@ -239,14 +239,14 @@ impl Bridge {
         Ok(answer)
     }
 
-    fn codec_of(&self, id: LegId) -> (crate::codec::Codec, u32) {
+    fn codec_of(&self, id: Side) -> (crate::codec::Codec, u32) {
         let n = self.legs[id.index()].negotiated();
         (n.codec, n.ptime)
     }
 
     /// What every renegotiation implies for the path: the other leg's numbering continues
     /// from a fresh anchor, the timeout is re-armed, and the path follows a codec change.
-    fn after_renegotiation(&mut self, id: LegId, before: (crate::codec::Codec, u32)) -> Result<()> {
+    fn after_renegotiation(&mut self, id: Side, before: (crate::codec::Codec, u32)) -> Result<()> {
         self.legs[id.other().index()].outbound().reanchor();
         self.timed_out[id.index()] = false;
         if self.codec_of(id) != before {
@@ -264,8 +264,8 @@ impl Bridge {
         match input {
             Input::Receive { from, to, data } => {
                 let id = match self.legs.iter().position(|l| l.local() == to) {
-                    Some(0) => LegId::A,
-                    Some(_) => LegId::B,
+                    Some(0) => Side::A,
+                    Some(_) => Side::B,
                     None => return Err(MediaError::ApiMisuse("datagram for another bridge")),
                 };
                 self.receive(id, from, data, now);
@@ -315,7 +315,7 @@ impl Bridge {
         self.buffers.reclaim(transmit.payload);
     }
 
-    fn receive(&mut self, id: LegId, from: SocketAddr, data: &[u8], now: Instant) {
+    fn receive(&mut self, id: Side, from: SocketAddr, data: &[u8], now: Instant) {
         let inbound = match &mut self.legs[id.index()] {
             MediaLeg::Rtp(leg) => leg.receive_with(from, data, &mut self.buffers, now),
             other => other.receive(from, data, now),
@@ -330,7 +330,7 @@ impl Bridge {
         }
     }
 
-    fn route(&mut self, id: LegId, packet: RtpPacket, now: Instant) {
+    fn route(&mut self, id: Side, packet: RtpPacket, now: Instant) {
         if self.legs[id.index()].take_ssrc_changed() && self.legs[id.index()].last_rtp().is_some() {
             self.queue
                 .push_back(Output::Event(MediaEvent::SourceChanged { leg: id }));
@@ -348,7 +348,7 @@ impl Bridge {
     }
 
     /// Passthrough: map the payload type, rewrite identity, re-protect.
-    fn forward(&mut self, id: LegId, mut packet: RtpPacket, now: Instant) {
+    fn forward(&mut self, id: Side, mut packet: RtpPacket, now: Instant) {
         let (src, dst) = (id.index(), id.other().index());
         let n_in = self.legs[src].negotiated();
         let n_out = self.legs[dst].negotiated();
@@ -410,7 +410,7 @@ impl Bridge {
         }
     }
 
-    fn note_dtmf_end(&mut self, id: LegId, ts: u32, ev: crate::dtmf::TelephoneEvent, clock: u32) {
+    fn note_dtmf_end(&mut self, id: Side, ts: u32, ev: crate::dtmf::TelephoneEvent, clock: u32) {
         // Reuse the relay only for End-reporting bookkeeping on the passthrough path.
         if let Some(r) = self.dtmf[id.index()].relay(ts, &ev.to_bytes(), clock, clock, || ts)
             && let Some((digit, duration)) = r.completed
@@ -423,7 +423,7 @@ impl Bridge {
         }
     }
 
-    fn transcode_in(&mut self, id: LegId, packet: &RtpPacket, now: Instant) {
+    fn transcode_in(&mut self, id: Side, packet: &RtpPacket, now: Instant) {
         let src = id.index();
         let n_in = self.legs[src].negotiated().clone();
         if Some(packet.pt) == n_in.dtmf_pt {
@@ -439,7 +439,7 @@ impl Bridge {
         }
     }
 
-    fn relay_dtmf(&mut self, id: LegId, packet: &RtpPacket, now: Instant) {
+    fn relay_dtmf(&mut self, id: Side, packet: &RtpPacket, now: Instant) {
         let (src, dst) = (id.index(), id.other().index());
         let n_out = self.legs[dst].negotiated();
         let Some(out_pt) = n_out.dtmf_pt else { return };
@@ -531,7 +531,7 @@ impl Bridge {
             leg.last_rtp()
                 .is_some_and(|at| now.saturating_duration_since(at) < d)
         };
-        for id in [LegId::A, LegId::B] {
+        for id in [Side::A, Side::B] {
             let (i, o) = (id.index(), id.other().index());
             // One-way audio: this leg should send, has been quiet, while the other flows.
             let expected = self.legs[i].expects_media() && self.legs[o].direction().sends();

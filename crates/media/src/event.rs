@@ -4,14 +4,14 @@ use std::time::Duration;
 
 /// Which side of a bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LegId {
+pub enum Side {
     /// The first leg (by convention the browser/WebRTC side).
     A,
     /// The second leg (by convention the SIP/Teams side).
     B,
 }
 
-impl LegId {
+impl Side {
     /// The other leg.
     pub const fn other(self) -> Self {
         match self {
@@ -36,24 +36,24 @@ pub enum MediaEvent {
     /// `silent` sends nothing while the other leg flows: one-way audio.
     OneWayAudio {
         /// The leg that went silent.
-        silent: LegId,
+        silent: Side,
     },
     /// The leg that was silent flows again.
     OneWayAudioCleared {
         /// The leg that recovered.
-        leg: LegId,
+        leg: Side,
     },
     /// No RTP or RTCP from the leg for the applicable timeout.
     MediaTimeout {
         /// The leg that timed out.
-        leg: LegId,
+        leg: Side,
         /// Whether the leg was on hold (the longer timeout applied).
         held: bool,
     },
     /// A DTMF digit completed (End bit seen) and was relayed.
     Dtmf {
         /// The leg it came from.
-        from: LegId,
+        from: Side,
         /// The digit.
         digit: char,
         /// Its duration as signalled.
@@ -63,6 +63,6 @@ pub enum MediaEvent {
     /// continued seamlessly.
     SourceChanged {
         /// The leg whose peer changed SSRC.
-        leg: LegId,
+        leg: Side,
     },
 }

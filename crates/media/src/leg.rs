@@ -51,6 +51,29 @@ pub enum Inbound {
     Dropped,
 }
 
+/// Where an outbound stream starts: its SSRC, first sequence number and first timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStart {
+    /// The SSRC.
+    pub ssrc: u32,
+    /// The first sequence number.
+    pub seq: u16,
+    /// The first timestamp.
+    pub ts: u32,
+}
+
+impl StreamStart {
+    /// All three random, as RFC 3550 (§5.1, §8.1) asks of a new stream: a known start helps
+    /// a known-plaintext attack on SRTP, and a fixed SSRC collides more often.
+    pub fn random() -> Self {
+        Self {
+            ssrc: rand::random(),
+            seq: rand::random(),
+            ts: rand::random(),
+        }
+    }
+}
+
 /// Static settings of one RTP leg.
 #[derive(Debug, Clone)]
 pub struct RtpLegConfig {

@@ -61,7 +61,7 @@ pub mod webrtc;
 pub use bridge::{Bridge, BridgeConfig, Input, Output, Path, PathPolicy};
 pub use codec::Codec;
 pub use error::{MediaError, Result};
-pub use event::{LegId, MediaEvent};
+pub use event::{MediaEvent, Side};
 
 #[cfg(test)]
 mod test_support {

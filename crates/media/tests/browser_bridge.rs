@@ -16,7 +16,7 @@ use callbridge_media::bridge::{Bridge, BridgeConfig, Input, Output, Path, Timeou
 use callbridge_media::clock::WallClock;
 use callbridge_media::codec::Codec;
 use callbridge_media::dtmf::TelephoneEvent;
-use callbridge_media::event::{LegId, MediaEvent};
+use callbridge_media::event::{MediaEvent, Side};
 use callbridge_media::packet::RtpPacket;
 use callbridge_media::sdp::{self, LocalMedia};
 use callbridge_media::srtp::SrtpSession;
@@ -234,7 +234,7 @@ fn dtmf_crosses_both_ways_with_durations_rescaled_between_48_and_8_khz() {
         .expect("event");
     assert!(first.marker, "the first event packet carries the marker");
     assert!(call.events.contains(&MediaEvent::Dtmf {
-        from: LegId::A,
+        from: Side::A,
         digit: '5',
         duration: Duration::from_millis(100),
     }));
@@ -263,7 +263,7 @@ fn dtmf_crosses_both_ways_with_durations_rescaled_between_48_and_8_khz() {
         "event starts {gap} units after audio"
     );
     assert!(call.events.contains(&MediaEvent::Dtmf {
-        from: LegId::B,
+        from: Side::B,
         digit: '9',
         duration: Duration::from_millis(100),
     }));
@@ -294,7 +294,7 @@ fn browser_hold_and_resume_by_reoffer_keeps_the_sip_stream_continuous() {
     };
     let mut call = Call::connect(Codec::Pcmu, &[(110, 48_000)], Duration::ZERO, timeouts);
     call.run_for(Duration::from_secs(1));
-    let sent_to_browser = |c: &Call| c.bridge.stats(LegId::A).packets_sent;
+    let sent_to_browser = |c: &Call| c.bridge.stats(Side::A).packets_sent;
 
     // Hold, music-on-hold style: the browser keeps sending, receives nothing.
     let answer = call.browser_reoffers(Direction::SendOnly);
@@ -320,7 +320,7 @@ fn browser_hold_and_resume_by_reoffer_keeps_the_sip_stream_continuous() {
     let timed_out = |c: &Call| {
         c.events
             .iter()
-            .any(|e| matches!(e, MediaEvent::MediaTimeout { leg: LegId::A, .. }))
+            .any(|e| matches!(e, MediaEvent::MediaTimeout { leg: Side::A, .. }))
     };
     assert!(
         !timed_out(&call),
@@ -376,7 +376,7 @@ fn rtt_of_the_browser_leg_comes_from_rtcp_and_lowers_the_mos() {
     let one_way = Duration::from_millis(50);
     let mut call = Call::connect(Codec::Pcmu, &[(110, 48_000)], one_way, Timeouts::default());
     call.run_for(Duration::from_secs(12));
-    let stats = call.bridge.stats(LegId::A);
+    let stats = call.bridge.stats(Side::A);
     let rtt = stats.rtt.expect("RTT from the browser's reception reports");
     assert!(
         (rtt.as_secs_f64() - 0.100).abs() < 0.010,
@@ -395,7 +395,7 @@ fn rtt_of_the_browser_leg_comes_from_rtcp_and_lowers_the_mos() {
         Timeouts::default(),
     );
     near.run_for(Duration::from_secs(12));
-    let near = near.bridge.stats(LegId::A);
+    let near = near.bridge.stats(Side::A);
     assert!(
         near.rtt.expect("rtt") < Duration::from_millis(20),
         "{:?}",
@@ -436,7 +436,7 @@ fn a_bad_reoffer_is_refused_with_an_error_and_the_call_goes_on() {
     let now = call.now;
     let err = call
         .bridge
-        .renegotiate_webrtc(LegId::A, "v=0\r\nnot an offer\r\n", now)
+        .renegotiate_webrtc(Side::A, "v=0\r\nnot an offer\r\n", now)
         .expect_err("garbage is refused");
     assert!(
         matches!(err, MediaError::PeerSdp(_)) && err.is_peer_fault(),
@@ -444,7 +444,7 @@ fn a_bad_reoffer_is_refused_with_an_error_and_the_call_goes_on() {
     );
     let err = call
         .bridge
-        .renegotiate_webrtc(LegId::B, "v=0\r\n", now)
+        .renegotiate_webrtc(Side::B, "v=0\r\n", now)
         .expect_err("the SIP leg takes no browser offer");
     assert!(matches!(err, MediaError::ApiMisuse(_)), "{err}");
     let (heard, to_sip) = (call.browser_rx.len(), call.sip_rx.len());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use callbridge_media::bridge::Path;
 use callbridge_media::codec::Codec;
-use callbridge_media::event::{LegId, MediaEvent};
+use callbridge_media::event::{MediaEvent, Side};
 use callbridge_media::packet::RtpPacket;
 use callbridge_media::sdp::{DeclaredSsrcs, Direction};
 use common::{Sim, SimOptions};
@@ -66,7 +66,7 @@ fn one_hour_passthrough_call_runs_in_virtual_time() {
         "no alarms in a healthy call: {:?}",
         sim.events
     );
-    for id in [LegId::A, LegId::B] {
+    for id in [Side::A, Side::B] {
         let s = sim.bridge.stats(id);
         assert_eq!(s.packets_lost, 0);
         assert_eq!(s.drops.total(), 0);
@@ -106,7 +106,7 @@ fn ssrc_change_and_sequence_wrap_leave_no_gap() {
     for w in audio.windows(2) {
         assert_eq!(w[1].ts.wrapping_sub(w[0].ts), 160);
     }
-    assert!(sim.has_event(|e| *e == MediaEvent::SourceChanged { leg: LegId::A }));
+    assert!(sim.has_event(|e| *e == MediaEvent::SourceChanged { leg: Side::A }));
     assert!(!sim.has_event(|e| matches!(e, MediaEvent::OneWayAudio { .. })));
 }
 
@@ -119,8 +119,8 @@ fn thirty_minute_hold_then_reinvite_to_a_new_address() {
     assert!(before.iter().all(|&n| n > 80), "{before:?}");
 
     // Hold both legs (the engine mirrors a hold to the other side); peers go quiet.
-    sim.reinvite(LegId::A, Direction::Inactive, None);
-    sim.reinvite(LegId::B, Direction::Inactive, None);
+    sim.reinvite(Side::A, Direction::Inactive, None);
+    sim.reinvite(Side::B, Direction::Inactive, None);
     sim.peers[0].sending = false;
     sim.peers[1].sending = false;
     sim.run_for(Duration::from_secs(30 * 60));
@@ -135,8 +135,8 @@ fn thirty_minute_hold_then_reinvite_to_a_new_address() {
 
     // Resume; peer B comes back from a new address (re-INVITE with a new c= line).
     let new_b = "198.51.100.99:7000".parse().expect("addr");
-    sim.reinvite(LegId::A, Direction::SendRecv, None);
-    sim.reinvite(LegId::B, Direction::SendRecv, Some(new_b));
+    sim.reinvite(Side::A, Direction::SendRecv, None);
+    sim.reinvite(Side::B, Direction::SendRecv, Some(new_b));
     sim.peers[0].sending = true;
     sim.peers[1].sending = true;
     sim.run_for(Duration::from_secs(3));
@@ -149,7 +149,7 @@ fn thirty_minute_hold_then_reinvite_to_a_new_address() {
         );
         assert_continuous(&audio, "hold and resume");
     }
-    assert_eq!(sim.bridge.leg(LegId::B).remote(), new_b);
+    assert_eq!(sim.bridge.leg(Side::B).remote(), new_b);
     assert!(
         !sim.has_event(|e| matches!(e, MediaEvent::OneWayAudio { .. })),
         "{:?}",
@@ -164,7 +164,7 @@ fn one_way_audio_alarm_then_media_timeout_then_recovery() {
     sim.peers[1].sending = false;
     sim.run_for(Duration::from_secs(6));
     assert!(
-        sim.has_event(|e| *e == MediaEvent::OneWayAudio { silent: LegId::B }),
+        sim.has_event(|e| *e == MediaEvent::OneWayAudio { silent: Side::B }),
         "{:?}",
         sim.events
     );
@@ -172,17 +172,17 @@ fn one_way_audio_alarm_then_media_timeout_then_recovery() {
     sim.run_for(Duration::from_secs(25));
     assert!(sim.has_event(|e| *e
         == MediaEvent::MediaTimeout {
-            leg: LegId::B,
+            leg: Side::B,
             held: false
         }));
     assert!(!sim.has_event(|e| *e
         == MediaEvent::MediaTimeout {
-            leg: LegId::A,
+            leg: Side::A,
             held: false
         }));
     sim.peers[1].sending = true;
     sim.run_for(Duration::from_secs(2));
-    assert!(sim.has_event(|e| *e == MediaEvent::OneWayAudioCleared { leg: LegId::B }));
+    assert!(sim.has_event(|e| *e == MediaEvent::OneWayAudioCleared { leg: Side::B }));
 }
 
 #[test]
@@ -194,10 +194,10 @@ fn reinvite_with_new_sdes_keys_keeps_audio_flowing_both_ways() {
     // Leg B re-keys (the pjproject #5085 class: unhold with a fresh key).
     let ours = CryptoAttribute::random(1, SrtpSuite::AesCm128HmacSha1_32);
     let theirs = CryptoAttribute::random(1, SrtpSuite::AesCm128HmacSha1_32);
-    let mut n = sim.bridge.leg(LegId::B).negotiated().clone();
+    let mut n = sim.bridge.leg(Side::B).negotiated().clone();
     n.srtp = Some((ours.clone(), theirs.clone()));
     sim.bridge
-        .renegotiate(LegId::B, n, DeclaredSsrcs::default(), sim.now)
+        .renegotiate(Side::B, n, DeclaredSsrcs::default(), sim.now)
         .expect("renegotiate");
     sim.peers[1].srtp = Some(SrtpSession::new(&theirs, &ours).expect("peer keys"));
     sim.run_for(Duration::from_secs(1));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use callbridge_media::bridge::{Bridge, Input, Output};
 use callbridge_media::codec::Codec;
-use callbridge_media::event::LegId;
+use callbridge_media::event::Side;
 use callbridge_media::leg::RtpLeg;
 use callbridge_media::packet::RtpPacket;
 use callbridge_media::sdp::{self, DeclaredSsrcs, LocalMedia};
@@ -93,7 +93,7 @@ impl Call {
     }
 
     fn wrong_ssrc(&self) -> u64 {
-        self.bridge.stats(LegId::A).drops.wrong_ssrc
+        self.bridge.stats(Side::A).drops.wrong_ssrc
     }
 }
 
@@ -107,7 +107,7 @@ fn undeclared_ssrc_is_dropped_and_counted() {
     assert!(!call.send(3333));
     assert_eq!(call.wrong_ssrc(), 3);
     assert!(call.send(1111), "the latched stream is unaffected");
-    assert_eq!(call.bridge.stats(LegId::A).packets_received, 2);
+    assert_eq!(call.bridge.stats(Side::A).packets_received, 2);
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn switch_to_a_declared_ssrc_has_no_gap() {
         assert!(call.send(2222));
     }
     assert_eq!(call.wrong_ssrc(), 0);
-    assert_eq!(call.bridge.stats(LegId::A).packets_received, 20);
+    assert_eq!(call.bridge.stats(Side::A).packets_received, 20);
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn a_new_sdp_replaces_the_declared_set() {
     let ssrcs = sdp::remote_ssrcs(&reoffer).expect("a=ssrc");
     assert_eq!(ssrcs, DeclaredSsrcs::new([4444]));
     call.bridge
-        .renegotiate(LegId::A, negotiated, ssrcs, call.now)
+        .renegotiate(Side::A, negotiated, ssrcs, call.now)
         .expect("renegotiate");
     assert!(call.send(1111), "still the latched stream");
     assert!(call.send(4444), "newly declared");
@@ -161,7 +161,7 @@ fn a_new_sdp_replaces_the_declared_set() {
     let (_, negotiated) = sdp::answer_offer(&plain, &bm, 4).expect("answer");
     call.bridge
         .renegotiate(
-            LegId::A,
+            Side::A,
             negotiated,
             sdp::remote_ssrcs(&plain).expect("none"),
             call.now,

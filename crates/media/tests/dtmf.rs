@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use callbridge_media::codec::Codec;
 use callbridge_media::dtmf::TelephoneEvent;
-use callbridge_media::event::{LegId, MediaEvent};
+use callbridge_media::event::{MediaEvent, Side};
 use common::{Sim, SimOptions};
 
 /// Sends digit `event` lasting `ms` from peer A (updates every 20 ms, then 3 End packets).
@@ -65,7 +65,7 @@ fn digits_survive_every_codec_pair_with_correct_durations() {
                 && last.map(|e| u32::from(e.duration)) == Some(out_clock / 5)
                 && sim.has_event(|e| {
                     *e == MediaEvent::Dtmf {
-                        from: LegId::A,
+                        from: Side::A,
                         digit: '7',
                         duration: Duration::from_millis(200),
                     }

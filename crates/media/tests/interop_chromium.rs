@@ -13,8 +13,8 @@ mod support;
 
 use std::sync::Mutex;
 
-use callbridge_media::event::{LegId, MediaEvent};
-use callbridge_media::shell::worker::Worker;
+use callbridge_media::event::{MediaEvent, Side};
+use callbridge_media::shell::worker::{MediaCallKey, Worker};
 use common::audio::analyse;
 use support::{Session, SipPacket};
 
@@ -50,7 +50,9 @@ fn headless_chromium_joins_hears_and_is_heard_and_its_dtmf_reaches_sip() {
     let result = session.serve(|_, offer| {
         let (bridge, answer) = session.bridge_for(offer);
         let sockets = sockets.take().expect("one WHIP offer").into();
-        worker.add_call(1, bridge, sockets).expect("add call");
+        worker
+            .add_call(MediaCallKey(1), bridge, sockets)
+            .expect("add call");
         answer
     });
     let packets = session.finish();
@@ -79,7 +81,7 @@ fn headless_chromium_joins_hears_and_is_heard_and_its_dtmf_reaches_sip() {
         .iter()
         .filter_map(|e| match e {
             MediaEvent::Dtmf {
-                from: LegId::A,
+                from: Side::A,
                 digit,
                 ..
             } => Some(*digit),
@@ -99,14 +101,16 @@ fn headless_chromium_holds_with_a_sendonly_reoffer_and_resumes() {
         if path == "/whip" {
             let (bridge, answer) = session.bridge_for(offer);
             let sockets = sockets.take().expect("one WHIP offer").into();
-            worker.add_call(1, bridge, sockets).expect("add call");
+            worker
+                .add_call(MediaCallKey(1), bridge, sockets)
+                .expect("add call");
             return answer;
         }
         // A re-offer reaches the running call on its worker, as the engine will send it.
         let offer = offer.to_owned();
         worker
-            .with_call(1, move |bridge, now| {
-                bridge.renegotiate_webrtc(LegId::A, &offer, now)
+            .with_call(MediaCallKey(1), move |bridge, now| {
+                bridge.renegotiate_webrtc(Side::A, &offer, now)
             })
             .expect("the call is running")
             .expect("re-offer answered")

@@ -15,7 +15,7 @@ use callbridge_media::codec::Codec;
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::packet::RtpPacket;
 use callbridge_media::sdp::{Direction, Negotiated};
-use callbridge_media::shell::worker::{self, Worker};
+use callbridge_media::shell::worker::{self, MediaCallKey, Worker};
 use callbridge_media::transcode::codecs::{Decoder, Encoder};
 use common::audio::analyse;
 
@@ -92,7 +92,8 @@ fn ffmpeg_sends(codec: Codec) {
     )
     .expect("bridge");
     let w = Worker::spawn("interop").expect("worker");
-    w.add_call(1, bridge, vec![a, b]).expect("add");
+    w.add_call(MediaCallKey(1), bridge, vec![a, b])
+        .expect("add");
     let rate = if codec == Codec::Opus {
         48_000
     } else {
@@ -219,7 +220,8 @@ fn ffmpeg_receives(codec: Codec) {
     )
     .expect("bridge");
     let w = Worker::spawn("interop").expect("worker");
-    w.add_call(1, bridge, vec![a, b]).expect("add");
+    w.add_call(MediaCallKey(1), bridge, vec![a, b])
+        .expect("add");
     let mut enc = Encoder::new(Codec::Pcmu, 8000, 5).expect("encoder");
     let mut payload = Vec::new();
     let start = worker::now();

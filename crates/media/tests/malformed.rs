@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use callbridge_media::codec::Codec;
-use callbridge_media::event::LegId;
+use callbridge_media::event::Side;
 use callbridge_media::packet::RtpPacket;
 use common::{Sim, SimOptions};
 use proptest::prelude::*;
@@ -42,9 +42,9 @@ fn malformed_rtp_is_dropped_with_a_counter() {
     ];
     let n = cases.len() as u64;
     for c in &cases {
-        sim.inject(LegId::A, from, c);
+        sim.inject(Side::A, from, c);
     }
-    let drops = sim.bridge.stats(LegId::A).drops;
+    let drops = sim.bridge.stats(Side::A).drops;
     assert_eq!(drops.malformed, n, "{drops:?}");
     assert_eq!(sim.peers[1].received.len(), before, "nothing forwarded");
 }
@@ -55,18 +55,18 @@ fn wrong_source_unknown_payload_type_and_stale_ssrc_are_dropped() {
     let from = sim.peers[0].addr;
     let good = RtpPacket::build(0, false, 1, 1, sim.peers[0].ssrc, &[0xFF; 160]);
     sim.inject(
-        LegId::A,
+        Side::A,
         "203.0.113.66:5000".parse().expect("addr"),
         good.as_bytes(),
     );
     let odd_pt = RtpPacket::build(96, false, 1, 1, sim.peers[0].ssrc, &[0xFF; 160]);
-    sim.inject(LegId::A, from, odd_pt.as_bytes());
+    sim.inject(Side::A, from, odd_pt.as_bytes());
     // The peer switches SSRC; a packet from the old SSRC right after is a stale stream.
     let new_ssrc = RtpPacket::build(0, false, 500, 1, 0x5555, &[0xFF; 160]);
-    sim.inject(LegId::A, from, new_ssrc.as_bytes());
+    sim.inject(Side::A, from, new_ssrc.as_bytes());
     let stale = RtpPacket::build(0, false, 2, 1, sim.peers[0].ssrc, &[0xFF; 160]);
-    sim.inject(LegId::A, from, stale.as_bytes());
-    let d = sim.bridge.stats(LegId::A).drops;
+    sim.inject(Side::A, from, stale.as_bytes());
+    let d = sim.bridge.stats(Side::A).drops;
     assert_eq!(
         (d.wrong_source, d.unknown_payload_type, d.wrong_ssrc),
         (1, 1, 1),
@@ -83,19 +83,19 @@ fn srtp_auth_failures_truncated_tags_and_replays_are_dropped() {
     let wire = sim.peers[0].next_audio();
     let mut tampered = wire.clone();
     tampered[30] ^= 0x40;
-    sim.inject(LegId::A, from, &tampered);
-    sim.inject(LegId::A, from, &wire[..wire.len() - 3]); // truncated tag
-    sim.inject(LegId::A, from, &wire[..8]); // shorter than a header
-    sim.inject(LegId::A, from, &wire); // the genuine one is accepted...
-    sim.inject(LegId::A, from, &wire); // ...once
-    let d = sim.bridge.stats(LegId::A).drops;
+    sim.inject(Side::A, from, &tampered);
+    sim.inject(Side::A, from, &wire[..wire.len() - 3]); // truncated tag
+    sim.inject(Side::A, from, &wire[..8]); // shorter than a header
+    sim.inject(Side::A, from, &wire); // the genuine one is accepted...
+    sim.inject(Side::A, from, &wire); // ...once
+    let d = sim.bridge.stats(Side::A).drops;
     assert_eq!(d.auth_failed, 3, "{d:?}");
     assert_eq!(d.replayed, 1, "{d:?}");
     assert_eq!(sim.peers[1].received.len(), before + 1);
     // Plain RTP into an SRTP leg fails authentication too.
     let plain = RtpPacket::build(9, false, 1, 1, sim.peers[0].ssrc, &[0; 160]);
-    sim.inject(LegId::A, from, plain.as_bytes());
-    assert_eq!(sim.bridge.stats(LegId::A).drops.auth_failed, 4);
+    sim.inject(Side::A, from, plain.as_bytes());
+    assert_eq!(sim.bridge.stats(Side::A).drops.auth_failed, 4);
 }
 
 proptest! {
@@ -105,11 +105,11 @@ proptest! {
         let mut sim = Sim::new(SimOptions::new(Codec::Pcmu, Codec::Opus));
         sim.run_for(Duration::from_millis(100));
         let from = sim.peers[0].addr;
-        let before = sim.bridge.stats(LegId::A);
+        let before = sim.bridge.stats(Side::A);
         for p in &packets {
-            sim.inject(LegId::A, from, p);
+            sim.inject(Side::A, from, p);
         }
-        let after = sim.bridge.stats(LegId::A);
+        let after = sim.bridge.stats(Side::A);
         prop_assert_eq!(after.packets_received, before.packets_received);
         prop_assert_eq!(after.drops.total() - before.drops.total(), packets.len() as u64);
     }

@@ -7,11 +7,11 @@ use bytes::BytesMut;
 use callbridge_media::MediaError;
 use callbridge_media::bridge::{Bridge, BridgeConfig};
 use callbridge_media::codec::Codec;
-use callbridge_media::event::LegId;
+use callbridge_media::event::Side;
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::packet::{RtpPacket, is_rtcp};
 use callbridge_media::sdp::{self, LocalMedia};
-use callbridge_media::shell::worker::{self, Worker};
+use callbridge_media::shell::worker::{self, MediaCallKey, Worker};
 
 /// A plain-RTP PCMU call between two loopback peers, not yet handed to a worker.
 struct LoopbackCall {
@@ -93,7 +93,8 @@ fn next_rtp(peer: &UdpSocket) -> RtpPacket {
 fn worker_forwards_a_plain_rtp_call_over_loopback() {
     let call = loopback_call(LatchMode::FirstValidPacket);
     let w = Worker::spawn("test-worker").expect("worker");
-    w.add_call(1, call.bridge, call.sockets).expect("add");
+    w.add_call(MediaCallKey(1), call.bridge, call.sockets)
+        .expect("add");
 
     // Peer B must be latched before it can receive: it speaks first.
     let hello = RtpPacket::build(0, false, 1, 0, 0xB, &[0xFF; 160]);
@@ -114,7 +115,7 @@ fn worker_forwards_a_plain_rtp_call_over_loopback() {
     let r = w.report().expect("report");
     assert_eq!(r.calls, 1);
     assert!(r.datagrams_in >= 21 && r.datagrams_out >= 20, "{r:?}");
-    w.remove_call(1).expect("remove");
+    w.remove_call(MediaCallKey(1)).expect("remove");
     assert_eq!(w.report().expect("report").calls, 0);
 }
 
@@ -122,7 +123,8 @@ fn worker_forwards_a_plain_rtp_call_over_loopback() {
 fn a_lone_datagram_costs_one_receive_call_not_a_second_that_finds_nothing() {
     let call = loopback_call(LatchMode::SdpAddressOnly);
     let w = Worker::spawn("test-worker").expect("worker");
-    w.add_call(1, call.bridge, call.sockets).expect("add");
+    w.add_call(MediaCallKey(1), call.bridge, call.sockets)
+        .expect("add");
     for seq in 0..10u16 {
         let p = RtpPacket::build(0, false, seq, u32::from(seq) * 160, 0xA, &[0xD5; 160]);
         call.peers[0]
@@ -147,7 +149,8 @@ fn a_burst_for_one_destination_leaves_in_one_gso_send() {
             .expect("send");
     }
     let w = Worker::spawn("test-worker").expect("worker");
-    w.add_call(1, call.bridge, call.sockets).expect("add");
+    w.add_call(MediaCallKey(1), call.bridge, call.sockets)
+        .expect("add");
     for seq in 0..20u16 {
         let p = next_rtp(&call.peers[1]);
         assert_eq!(p.seq, 1 + seq, "each datagram arrives on its own, in order");
@@ -166,7 +169,8 @@ fn a_reinvite_reaches_a_running_call_and_media_follows_the_new_address() {
     let call = loopback_call(LatchMode::SdpAddressOnly);
     let bridge_b = call.to[1];
     let w = Worker::spawn("test-worker").expect("worker");
-    w.add_call(1, call.bridge, call.sockets).expect("add");
+    w.add_call(MediaCallKey(1), call.bridge, call.sockets)
+        .expect("add");
     let send_from_a = |seq: u16| {
         let p = RtpPacket::build(0, false, seq, u32::from(seq) * 160, 0xA, &[0xD5; 160]);
         call.peers[0]
@@ -186,8 +190,8 @@ fn a_reinvite_reaches_a_running_call_and_media_follows_the_new_address() {
     let bm = LocalMedia::new(bridge_b.ip(), bridge_b.port(), vec![Codec::Pcmu]);
     let (_, negotiated) = sdp::answer_offer(&offer, &bm, 3).expect("answer");
     let ssrcs = sdp::remote_ssrcs(&offer).expect("valid SDP");
-    w.with_call(1, move |bridge, now| {
-        bridge.renegotiate(LegId::B, negotiated, ssrcs, now)
+    w.with_call(MediaCallKey(1), move |bridge, now| {
+        bridge.renegotiate(Side::B, negotiated, ssrcs, now)
     })
     .expect("call exists")
     .expect("re-INVITE accepted");
@@ -197,11 +201,14 @@ fn a_reinvite_reaches_a_running_call_and_media_follows_the_new_address() {
     assert_eq!(after.ssrc, before.ssrc, "the same stream, continued");
     assert_eq!(after.seq, before.seq.wrapping_add(1), "no gap in sequence");
     let stats = w
-        .with_call(1, |bridge, _| bridge.stats(LegId::A))
+        .with_call(MediaCallKey(1), |bridge, _| bridge.stats(Side::A))
         .expect("call exists");
     assert_eq!(stats.packets_received, 2, "{stats:?}");
     assert!(
-        matches!(w.with_call(9, |_, _| ()), Err(MediaError::ApiMisuse(_))),
+        matches!(
+            w.with_call(MediaCallKey(9), |_, _| ()),
+            Err(MediaError::ApiMisuse(_))
+        ),
         "an unknown call is refused"
     );
 }
@@ -285,4 +292,107 @@ fn the_pool_refuses_the_call_that_does_not_fit_with_a_reason() {
     let (b4, s4) = transcode_bridge();
     pool.add_call(b4, s4)
         .expect("fits again after a call ended");
+}
+
+#[test]
+fn an_async_owner_gets_job_results_and_events_through_its_sink() {
+    use std::sync::{Arc, Mutex};
+
+    use callbridge_media::MediaEvent;
+    use callbridge_media::shell::worker::EventSink;
+
+    let seen: Arc<Mutex<Vec<(MediaCallKey, MediaEvent)>>> = Arc::default();
+    let sink: EventSink = {
+        let seen = Arc::clone(&seen);
+        Arc::new(move |key, event| seen.lock().expect("events").push((key, event)))
+    };
+    let w = Worker::spawn_with_events("sink-worker", None, sink).expect("worker");
+    let mut call = loopback_call(LatchMode::FirstValidPacket);
+    // Nothing is ever sent: both legs time out after 200 ms.
+    let mut cfg = BridgeConfig::new(worker::wall_clock());
+    cfg.timeouts.active = Duration::from_millis(200);
+    let (a, b) = (call.to[0], call.to[1]);
+    call.bridge = loopback_bridge_with(cfg, a, b);
+    w.add_call(MediaCallKey(5), call.bridge, call.sockets)
+        .expect("add");
+
+    let path = futures::executor::block_on(w.run(MediaCallKey(5), |bridge, _| bridge.path()))
+        .expect("the call exists");
+    assert_eq!(path, callbridge_media::Path::Passthrough);
+    let unknown = futures::executor::block_on(w.run(MediaCallKey(6), |_, _| ()));
+    assert!(matches!(unknown, Err(MediaError::ApiMisuse(_))));
+    let report = futures::executor::block_on(w.report_async()).expect("report");
+    assert_eq!(report.calls, 1);
+
+    let deadline = worker::now() + Duration::from_secs(5);
+    while seen.lock().expect("events").len() < 2 && worker::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seen = seen.lock().expect("events").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for side in [Side::A, Side::B] {
+        assert!(
+            seen.iter().any(|(key, e)| *key == MediaCallKey(5)
+                && matches!(e, MediaEvent::MediaTimeout { leg, .. } if *leg == side)),
+            "{seen:?}"
+        );
+    }
+    assert!(
+        w.events().try_recv().is_err(),
+        "events go to the sink, not the queue"
+    );
+}
+
+/// A plain PCMU bridge between local addresses `a` and `b` with `cfg`.
+fn loopback_bridge_with(cfg: BridgeConfig, a: SocketAddr, b: SocketAddr) -> Bridge {
+    let leg = |local: SocketAddr, ssrc: u32| {
+        let pm = LocalMedia::new([127, 0, 0, 1].into(), 9, vec![Codec::Pcmu]);
+        let bm = LocalMedia::new(local.ip(), local.port(), vec![Codec::Pcmu]);
+        let (_, n) = sdp::answer_offer(&sdp::create_offer(&pm, 1), &bm, 2).expect("answer");
+        RtpLeg::new(RtpLegConfig {
+            local,
+            negotiated: n,
+            latch: LatchMode::FirstValidPacket,
+            ssrc,
+            cname: "t".into(),
+            initial_seq: 1,
+            initial_ts: 1,
+        })
+        .expect("leg")
+    };
+    Bridge::new(leg(a, 1), leg(b, 2), cfg, worker::now()).expect("bridge")
+}
+
+#[test]
+fn a_reservation_holds_the_dearer_path_and_shrinks_to_the_bridge_path() {
+    use callbridge_media::Path;
+    use callbridge_media::shell::admission::CallCost;
+    use callbridge_media::shell::pool::WorkerPool;
+
+    let cost = CallCost {
+        passthrough_us_per_s: 100_000,
+        transcode_us_per_s: 400_000,
+    };
+    let mut pool = WorkerPool::new(1, cost, 0.8).expect("pool");
+    assert_eq!(pool.headroom(Path::Transcode), 2);
+    let first = pool.reserve(Path::Transcode).expect("first");
+    let second = pool.reserve(Path::Transcode).expect("second");
+    assert!(matches!(
+        pool.reserve(Path::Transcode),
+        Err(MediaError::AtCapacity(_))
+    ));
+    pool.cancel(second);
+    assert_eq!(pool.headroom(Path::Transcode), 1);
+
+    // A passthrough bridge placed on a transcode reservation gives the difference back.
+    let call = loopback_call(LatchMode::FirstValidPacket);
+    let placed = pool
+        .place(first, call.bridge, call.sockets)
+        .expect("placed");
+    assert_eq!(placed.path, Path::Passthrough);
+    assert_eq!(pool.headroom(Path::Passthrough), 7);
+    let reports = futures::executor::block_on(pool.reports()).expect("reports");
+    assert_eq!(reports[0].calls, 1);
+    pool.remove_call(placed).expect("remove");
+    assert_eq!(pool.headroom(Path::Transcode), 2);
 }

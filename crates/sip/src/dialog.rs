@@ -18,6 +18,10 @@ pub(crate) struct Dialog {
     pub(crate) remote: String,
     /// Where in-dialog requests go: the peer's Contact (§1.4: Contact, not Record-Route).
     pub(crate) remote_target: String,
+    /// Record-Route URIs in the order our requests carry them as Route (RFC 3261 §12.1).
+    /// Direct Routing recommends Contact only (§1.4), so this is usually empty; when a
+    /// Record-Route does come, it must agree with the Contact, and listing it is harmless.
+    pub(crate) route_set: Vec<String>,
     /// The CSeq our next request uses.
     pub(crate) next_cseq: u32,
     /// The connection (and UDP address) the dialog runs on.
@@ -28,8 +32,21 @@ pub(crate) struct Dialog {
 
 /// Sends BYE and waits (bounded) for its answer; the leg is already ended.
 pub(crate) async fn send_bye(shared: &Arc<Shared>, dialog: Dialog) -> Result<(), SipError> {
+    if bye(shared, &dialog).await?.is_none() {
+        tracing::debug!("BYE got no final response");
+    }
+    Ok(())
+}
+
+/// Sends BYE in `dialog` and returns the status of its final response, if one came in time.
+pub(crate) async fn bye(shared: &Arc<Shared>, dialog: &Dialog) -> Result<Option<u16>, SipError> {
     let via = shared.via(&dialog.route);
     let contact = shared.contact(dialog.contact_user.as_deref(), dialog.route.transport);
+    let routes: Vec<(&str, String)> = dialog
+        .route_set
+        .iter()
+        .map(|uri| ("Route", uri.clone()))
+        .collect();
     let request = RequestText {
         method: "BYE",
         uri: &dialog.remote_target,
@@ -39,7 +56,7 @@ pub(crate) async fn send_bye(shared: &Arc<Shared>, dialog: Dialog) -> Result<(),
         call_id: &dialog.call_id,
         cseq: dialog.next_cseq,
         contact: Some(&contact),
-        extra: &[],
+        extra: &routes,
         sdp: None,
     }
     .build(&shared.config.sbc_identity)?;
@@ -50,8 +67,5 @@ pub(crate) async fn send_bye(shared: &Arc<Shared>, dialog: Dialog) -> Result<(),
         shared.config.request_timeout,
     )
     .await?;
-    if answer.is_none() {
-        tracing::debug!("BYE got no final response");
-    }
-    Ok(())
+    Ok(answer.map(|response| response.status_code.code()))
 }

@@ -48,11 +48,23 @@ pub enum SipError {
     /// Every proxy refused or failed the request.
     #[error("no proxy accepted the request: {0}")]
     AllProxiesFailed(String),
+    /// The far end answered a request with a final status that is neither success nor one
+    /// the operation accepts.
+    #[error("{method} refused with {status}")]
+    Refused {
+        /// The request.
+        method: &'static str,
+        /// Its final status.
+        status: u16,
+    },
 
     // --- the network's or the stack's fault ---
     /// A socket could not be bound, connected or written.
     #[error("SIP transport: {0}")]
     Transport(String),
+    /// A request got no final response in time.
+    #[error("no final response to {0}")]
+    NoResponse(&'static str),
     /// The SIP stack refused a message we built (a bug on our side).
     #[error("SIP stack: {0}")]
     Stack(String),

@@ -111,15 +111,42 @@ pub(crate) fn uri_number(uri: &str) -> Option<PhoneNumber> {
 /// The host of a `sip:` URI.
 #[cfg(test)]
 pub(crate) fn uri_host(uri: &str) -> Option<&str> {
+    uri_host_port(uri).map(|(host, _)| host)
+}
+
+/// The host (IPv6 without its brackets) and the port, if any, of a `sip:` URI.
+pub(crate) fn uri_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
     let rest = uri
         .strip_prefix("sip:")
         .or_else(|| uri.strip_prefix("sips:"))?;
     let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
     let host_port = host_port.split([';', '?']).next()?;
     if let Some(v6) = host_port.strip_prefix('[') {
-        return v6.split(']').next();
+        let (host, after) = v6.split_once(']')?;
+        return Some((host, after.strip_prefix(':').and_then(|p| p.parse().ok())));
     }
-    host_port.split(':').next()
+    Some(match host_port.split_once(':') {
+        Some((host, port)) => (host, port.parse().ok()),
+        None => (host_port, None),
+    })
+}
+
+/// A name-addr header value without its `name` parameter (`<sip:a@b>;tag=x` → `<sip:a@b>`).
+/// Parameters inside `<…>` belong to the URI and stay.
+pub(crate) fn without_param(value: &str, name: &str) -> String {
+    let split = value
+        .rfind('>')
+        .map_or_else(|| value.find(';').unwrap_or(value.len()), |i| i + 1);
+    let (head, params) = value.split_at(split);
+    let mut out = head.to_owned();
+    for p in params.split(';').skip(1) {
+        let key = p.split_once('=').map_or(p, |(k, _)| k);
+        if !key.trim().eq_ignore_ascii_case(name) {
+            out.push(';');
+            out.push_str(p);
+        }
+    }
+    out
 }
 
 /// History-Info entries (RFC 4244), sorted by index.
@@ -183,6 +210,22 @@ mod tests {
         assert!(uri_number("sip:alice@example.com").is_none());
         assert_eq!(uri_host("sip:[::1]:5061"), Some("::1"));
         assert_eq!(param("<sip:x@y;tag=no>", "tag"), None);
+        assert_eq!(
+            uri_host_port("sip:sip.pstnhub.microsoft.com:5061;transport=tls"),
+            Some(("sip.pstnhub.microsoft.com", Some(5061)))
+        );
+        assert_eq!(uri_host_port("sip:+1@h;user=phone"), Some(("h", None)));
+        assert_eq!(uri_host_port("sip:[::1]:5061"), Some(("::1", Some(5061))));
+    }
+
+    #[test]
+    fn a_tag_is_removed_and_uri_parameters_stay() {
+        assert_eq!(
+            without_param("\"Bob\" <sip:+1@sbc;user=phone>;tag=ab;x=1", "tag"),
+            "\"Bob\" <sip:+1@sbc;user=phone>;x=1"
+        );
+        assert_eq!(without_param("<sip:a@b;tag=no>", "tag"), "<sip:a@b;tag=no>");
+        assert_eq!(without_param("sip:a@b;tag=x", "tag"), "sip:a@b");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::SipTransport;
 use crate::dialog::Dialog;
 use crate::event::{Caller, TrunkEvent};
-use crate::headers::{display_name, first, history_info, param, uri_number, uri_of};
+use crate::headers::{all, display_name, first, history_info, param, uri_number, uri_of};
 use crate::messages::{ALLOW, set_header, tag_to, token, with_sdp};
 use crate::stack::{Route, TxHandle, response, serve};
 use crate::trunk::{InboundControl, Incoming, LegEntry, LegState, REJECTED_METRIC, Shared, lock};
@@ -178,9 +178,30 @@ async fn offer(
             .flatten(),
         connection,
         transport,
+        proxy: None,
     };
     let leg = LegId::generate();
     let local_tag = token();
+    let contact_user = to.to_string();
+    let contact = shared.contact(Some(&contact_user), transport);
+    // Everything the dialog will hold is known now; keeping it lets the leg be snapshotted
+    // as soon as its answer is requested.
+    let dialog = Dialog {
+        call_id: call_id.clone(),
+        local: format!(
+            "{};tag={local_tag}",
+            to_header.split(";tag=").next().unwrap_or_default()
+        ),
+        remote: from.clone(),
+        remote_target: first(&request.headers, "Contact")
+            .map(|c| uri_of(c).to_owned())
+            .unwrap_or_default(),
+        // A UAS keeps the INVITE's Record-Route in order (RFC 3261 §12.1.1).
+        route_set: all(&request.headers, "Record-Route"),
+        next_cseq: 1,
+        route,
+        contact_user: Some(contact_user),
+    };
     let (control, mut control_rx) = mpsc::unbounded_channel();
     {
         let mut legs = lock(&shared.legs);
@@ -190,6 +211,8 @@ async fn offer(
                 call_id: call_id.clone(),
                 state: LegState::Offered(control),
                 held: checked.inactive,
+                pending: Some(Box::new(dialog.clone())),
+                answering: false,
             },
         );
     }
@@ -198,8 +221,6 @@ async fn offer(
     let mut trying = response(&shared.endpoint, &request, 100);
     set_header(&mut trying, "X-MS-SBC", shared.config.sbc_identity.clone());
     handle.respond(trying);
-    let contact_user = to.to_string();
-    let contact = shared.contact(Some(&contact_user), transport);
     let mut ringing = response(&shared.endpoint, &request, 180);
     tag_to(&mut ringing, &local_tag);
     set_header(&mut ringing, "Contact", contact.clone());
@@ -243,23 +264,9 @@ async fn offer(
             set_header(&mut ok, "Allow", ALLOW.to_owned());
             set_header(&mut ok, "X-MS-SBC", shared.config.sbc_identity.clone());
             with_sdp(&mut ok, sdp.as_str());
-            let local = format!(
-                "{};tag={local_tag}",
-                to_header.split(";tag=").next().unwrap_or_default()
-            );
-            let dialog = Dialog {
-                call_id: call_id.clone(),
-                local,
-                remote: from,
-                remote_target: first(&request.headers, "Contact")
-                    .map(|c| uri_of(c).to_owned())
-                    .unwrap_or_default(),
-                next_cseq: 1,
-                route,
-                contact_user: Some(contact_user),
-            };
             if let Some(entry) = lock(&shared.legs).get_mut(&leg) {
                 entry.state = LegState::Confirmed(Box::new(dialog));
+                entry.pending = None;
             }
             await_ack(&shared, handle, ok).await;
         }

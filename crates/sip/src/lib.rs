@@ -10,10 +10,13 @@
 //!
 //! The gateway drives a [`Trunk`] and reads [`TrunkEvent`]s; SDP is opaque here beyond
 //! its own checks (an audio m-line, `a=inactive` for hold); the media core negotiates.
+//! An answered leg's dialog can be written down ([`DialogSnapshot`]) so that, after a crash,
+//! a new trunk ends it with a BYE ([`Trunk::end_stale`]).
 //!
 //! Metrics: [`PROXY_HEALTH_METRIC`] (per proxy, 1 while OPTIONS get 200),
 //! [`CERT_EXPIRY_METRIC`] (the served certificate's `notAfter`, Unix seconds),
-//! [`CERT_RELOAD_METRIC`], [`FAILOVER_METRIC`], [`REJECTED_METRIC`] (bad input by reason) and
+//! [`CERT_RELOAD_METRIC`], [`FAILOVER_METRIC`], [`REJECTED_METRIC`] (bad input by reason),
+//! [`STALE_ENDED_METRIC`] (dialogs ended after a crash, by outcome) and
 //! `callbridge_sip_legs_ended_total` by cause.
 //!
 //! rsipstack caveats worked around here, each with a test: Contact rewriting over TLS and the
@@ -38,6 +41,7 @@ mod messages;
 mod options;
 mod outbound;
 mod sdp;
+mod snapshot;
 mod stack;
 mod tls;
 mod trunk;
@@ -45,6 +49,7 @@ mod trunk;
 pub use config::{ProxyTarget, SipTransport, TrunkConfig};
 pub use error::SipError;
 pub use event::{Caller, HistoryEntry, TrunkEvent};
+pub use snapshot::{DialogSnapshot, STALE_ENDED_METRIC};
 pub use tls::{CERT_EXPIRY_METRIC, CERT_RELOAD_METRIC, CertStore};
 pub use trunk::{
     FAILOVER_METRIC, ListenAddrs, PROXY_HEALTH_METRIC, REJECTED_METRIC, Trunk, TrunkEvents,

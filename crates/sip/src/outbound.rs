@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::dialog::{Dialog, send_bye};
 use crate::event::TrunkEvent;
-use crate::headers::{first, param, uri_of};
+use crate::headers::{all, first, param, uri_of};
 use crate::messages::{ALLOW, RequestText, token};
 use crate::stack::{Route, TxHandle, send_request};
 use crate::trunk::{FAILOVER_METRIC, LegState, OutboundControl, Shared, lock};
@@ -274,6 +274,11 @@ async fn on_answer(
         local: from.to_owned(),
         remote: to,
         remote_target,
+        // A UAC lists the 2xx's Record-Route in reverse (RFC 3261 §12.1.2).
+        route_set: all(&response.headers, "Record-Route")
+            .into_iter()
+            .rev()
+            .collect(),
         next_cseq: cseq + 1,
         route: route.clone(),
         contact_user: Some(caller.to_owned()),

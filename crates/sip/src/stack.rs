@@ -21,11 +21,18 @@ pub(crate) struct Route {
     pub(crate) connection: SipConnection,
     pub(crate) destination: Option<SipAddr>,
     pub(crate) transport: SipTransport,
+    /// The configured proxy (its index) this route leads to; `None` for a connection the
+    /// peer opened, or one opened to a proxy the configuration does not list.
+    pub(crate) proxy: Option<usize>,
 }
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Route({:?} {:?})", self.transport, self.destination)
+        write!(
+            f,
+            "Route({:?} {:?} proxy {:?})",
+            self.transport, self.destination, self.proxy
+        )
     }
 }
 

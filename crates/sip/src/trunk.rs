@@ -66,6 +66,11 @@ pub(crate) struct LegEntry {
     pub(crate) call_id: String,
     pub(crate) state: LegState,
     pub(crate) held: bool,
+    /// An incoming leg's dialog as it will be once answered (known from the INVITE).
+    pub(crate) pending: Option<Box<Dialog>>,
+    /// Whether `Trunk::answer` was called: from then on the leg has a dialog to snapshot,
+    /// even before its own task has sent the 200.
+    pub(crate) answering: bool,
 }
 
 /// One proxy and what the trunk knows about it.
@@ -164,6 +169,7 @@ impl Shared {
                 connection: SipConnection::Udp(udp),
                 destination: Some(sip_addr(SipTransport::Udp, target.addr)),
                 transport: SipTransport::Udp,
+                proxy: Some(index),
             });
         }
         let mut cached = proxy.connection.lock().await;
@@ -174,8 +180,21 @@ impl Shared {
                 connection: connection.clone(),
                 destination: None,
                 transport: target.transport,
+                proxy: Some(index),
             });
         }
+        let connection = self.connect(target).await?;
+        *cached = Some(connection.clone());
+        Ok(Route {
+            connection,
+            destination: None,
+            transport: target.transport,
+            proxy: Some(index),
+        })
+    }
+
+    /// A new TCP or TLS connection to `target`, served by the stack.
+    pub(crate) async fn connect(&self, target: &ProxyTarget) -> Result<SipConnection, SipError> {
         let stream = TcpStream::connect(target.addr).await?;
         let token = rsipstack::platform::CancellationToken::new();
         let remote = sip_addr(target.transport, target.addr);
@@ -194,12 +213,7 @@ impl Shared {
             .transport_layer
             .inner
             .serve_connection(connection.clone());
-        *cached = Some(connection.clone());
-        Ok(Route {
-            connection,
-            destination: None,
-            transport: target.transport,
-        })
+        Ok(connection)
     }
 
     /// Forgets proxy `index`'s connection (after a timeout or a transport failure).
@@ -361,6 +375,8 @@ impl Trunk {
                     call_id: call_id.clone(),
                     state: LegState::Calling(control),
                     held: false,
+                    pending: None,
+                    answering: false,
                 },
             );
         }
@@ -377,11 +393,18 @@ impl Trunk {
         Ok(())
     }
 
-    /// Answers an incoming call with the media core's SDP answer.
+    /// Answers an incoming call with the media core's SDP answer. From the moment this
+    /// returns, [`dialog_snapshot`](Self::dialog_snapshot) has the leg's dialog.
     pub fn answer(&self, leg: LegId, sdp: Sdp) -> Result<(), SipError> {
         crate::sdp::check(sdp.as_str().as_bytes())
             .map_err(|p| SipError::InvalidSdp(p.0.to_owned()))?;
-        self.inbound_control(leg, "answer", InboundControl::Answer(sdp))
+        self.inbound_control(leg, "answer", InboundControl::Answer(sdp))?;
+        // The 200 leaves from the leg's own task a moment later; the owner records the
+        // dialog now, so marking it here closes the window in which no snapshot exists.
+        if let Some(entry) = lock(&self.shared.legs).get_mut(&leg) {
+            entry.answering = true;
+        }
+        Ok(())
     }
 
     /// Refuses an incoming call with a final status (e.g. 486 busy, 480 unavailable, 603).

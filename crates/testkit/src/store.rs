@@ -6,6 +6,8 @@ use callbridge_store::{KeyId, Keyring, SecretKey, SqlStore};
 pub struct TestStore {
     /// The store.
     pub store: SqlStore,
+    url: String,
+    key_spec: String,
     _dir: tempfile::TempDir,
 }
 
@@ -24,6 +26,33 @@ impl TestStore {
             .await
             .expect("the test store opens");
         store.migrate().await.expect("the test store migrates");
-        Self { store, _dir: dir }
+        Self {
+            store,
+            url,
+            key_spec: spec,
+            _dir: dir,
+        }
+    }
+
+    /// The database URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The sealing key, as configuration writes it.
+    pub fn key_spec(&self) -> &str {
+        &self.key_spec
+    }
+
+    /// A new connection to the same database, for reading what a gateway left after it
+    /// stopped (a stopping gateway closes the connection it was given).
+    ///
+    /// # Panics
+    /// When the database cannot be opened again.
+    pub async fn reopen(&self) -> SqlStore {
+        let key = SecretKey::parse(&self.key_spec).expect("the test key parses");
+        SqlStore::connect(&self.url, Keyring::new(key, []))
+            .await
+            .expect("the test store opens again")
     }
 }

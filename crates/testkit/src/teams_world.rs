@@ -49,20 +49,8 @@ impl TeamsWorld {
             .await
             .expect("a loopback port for the gateway");
         let gateway_addr = listener.local_addr().expect("the bound address");
-        let mut seed = MicrosoftSeed::demo();
-        let app = seed
-            .tenants
-            .iter_mut()
-            .flat_map(|tenant| tenant.apps.iter_mut())
-            .find(|app| app.client_id == demo_teams::CLIENT_ID)
-            .expect("the demo seed registers the app");
-        app.messaging_endpoint = Some(format!("http://{gateway_addr}/teams/messages"));
-        let mut sandbox_config = MicrosoftConfig::new(seed);
         // Calls are not what these tests are about: no SIP proxies to bind.
-        sandbox_config.sip_ip = None;
-        let microsoft = MicrosoftSandbox::start(sandbox_config)
-            .await
-            .expect("the Microsoft sandbox starts");
+        let microsoft = start_microsoft(gateway_addr, false).await;
         let store = TestStore::new().await;
         let gateway = ServedGateway::start(listener, &teams_section(&microsoft), &store).await;
         Self {
@@ -79,8 +67,33 @@ impl TeamsWorld {
     }
 }
 
+/// Starts the Microsoft sandbox (demo seed) with the bot's messaging endpoint at the gateway,
+/// with or without its Direct Routing proxies.
+pub(crate) async fn start_microsoft(
+    gateway_addr: SocketAddr,
+    with_sip: bool,
+) -> RunningMicrosoftSandbox {
+    let mut seed = MicrosoftSeed::demo();
+    let app = seed
+        .tenants
+        .iter_mut()
+        .flat_map(|tenant| tenant.apps.iter_mut())
+        .find(|app| app.client_id == demo_teams::CLIENT_ID)
+        .expect("the demo seed registers the app");
+    app.messaging_endpoint = Some(format!("http://{gateway_addr}/teams/messages"));
+    app.redirect_uris
+        .push(format!("http://{gateway_addr}/teams/oauth/callback"));
+    let mut sandbox_config = MicrosoftConfig::new(seed);
+    if !with_sip {
+        sandbox_config.sip_ip = None;
+    }
+    MicrosoftSandbox::start(sandbox_config)
+        .await
+        .expect("the Microsoft sandbox starts")
+}
+
 /// The `[teams]` section pointing the gateway at the sandbox's Entra, Graph and Bot Connector.
-fn teams_section(microsoft: &RunningMicrosoftSandbox) -> String {
+pub(crate) fn teams_section(microsoft: &RunningMicrosoftSandbox) -> String {
     let base = microsoft.base_url();
     format!(
         "[teams]\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\n\

@@ -50,26 +50,8 @@ impl SlackWorld {
             .await
             .expect("a loopback port for the gateway");
         let gateway_addr = listener.local_addr().expect("the bound address");
-        let app_url = url::Url::parse(&format!("http://{gateway_addr}/")).expect("a URL");
-        let slack = SlackSandbox::start(
-            SlackSandboxConfig::new(SlackSeed::demo()).with_app_base_url(app_url),
-        )
-        .await
-        .expect("the Slack sandbox starts");
         let store = TestStore::new().await;
-        let vault = callbridge::platforms::StoreVault::new(store.store.clone());
-        vault
-            .store(
-                &callbridge_slack::bot_key(demo_slack::TEAM),
-                &TokenSet {
-                    access_token: Secret::new(demo_slack::BOT_TOKEN),
-                    refresh_token: None,
-                    expires_at: None,
-                    scopes: Vec::new(),
-                },
-            )
-            .await
-            .expect("the bot token is stored");
+        let slack = start_slack(gateway_addr, &store).await;
         let gateway = ServedGateway::start(listener, &slack_section(&slack), &store).await;
         Self {
             slack,
@@ -85,8 +67,35 @@ impl SlackWorld {
     }
 }
 
+/// Starts the Slack sandbox (demo seed) delivering to the gateway at `gateway_addr`, with the
+/// demo workspace's bot token already in the gateway's vault.
+pub(crate) async fn start_slack(
+    gateway_addr: SocketAddr,
+    store: &TestStore,
+) -> RunningSlackSandbox {
+    let app_url = url::Url::parse(&format!("http://{gateway_addr}/")).expect("a URL");
+    let slack =
+        SlackSandbox::start(SlackSandboxConfig::new(SlackSeed::demo()).with_app_base_url(app_url))
+            .await
+            .expect("the Slack sandbox starts");
+    let vault = callbridge::platforms::StoreVault::new(store.store.clone());
+    vault
+        .store(
+            &callbridge_slack::bot_key(demo_slack::TEAM),
+            &TokenSet {
+                access_token: Secret::new(demo_slack::BOT_TOKEN),
+                refresh_token: None,
+                expires_at: None,
+                scopes: Vec::new(),
+            },
+        )
+        .await
+        .expect("the bot token is stored");
+    slack
+}
+
 /// The `[slack]` section pointing the gateway at the sandbox's demo app.
-fn slack_section(slack: &RunningSlackSandbox) -> String {
+pub(crate) fn slack_section(slack: &RunningSlackSandbox) -> String {
     let authorize = slack
         .base_url()
         .join("oauth/v2/authorize")

@@ -315,6 +315,17 @@ impl PresenceSync {
         }
     }
 
+    /// One user's presence as Graph shows it now (a `getPresencesByUserId` of one), for
+    /// decisions that cannot wait for a notification: whether a callee is in Do Not Disturb.
+    pub async fn read_presence(
+        &self,
+        user: AadObjectId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Presence>, AdapterError> {
+        let read = self.read_presences(&[user], now).await?;
+        Ok(read.first().map(GraphPresence::to_model))
+    }
+
     async fn read_presences(
         &self,
         users: &[AadObjectId],

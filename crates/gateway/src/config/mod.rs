@@ -5,6 +5,7 @@
 //! Every error names the key at fault and why (`config key server.listen: invalid socket
 //! address syntax`), and never echoes a secret's value.
 
+mod calls;
 mod platforms;
 mod raw;
 mod redacted;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use callbridge_model::TenantId;
 use callbridge_store::{Backend, Keyring, SecretKey, SecretString};
+pub use calls::CallSettings;
 pub use platforms::SipSettings;
 use raw::RawConfig;
 pub use redacted::render_redacted;
@@ -103,6 +105,8 @@ pub struct Config {
     pub teams: Option<callbridge_teams::config::TeamsConfig>,
     /// The Direct Routing trunk, when calls to Teams are enabled.
     pub sip: Option<SipSettings>,
+    /// Ringing, call length and media relay settings.
+    pub calls: CallSettings,
 }
 
 impl Config {
@@ -260,7 +264,9 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, ConfigError> {
             "the trunk needs a [teams] section",
         ));
     }
+    let calls = calls::calls(raw.calls)?;
     Ok(Config {
+        calls,
         slack,
         teams,
         sip,

@@ -201,6 +201,9 @@ pub(crate) struct RawSip {
     ca_file: PathBuf,
     /// `fqdn:port` of each Teams SIP proxy, in the order they are tried.
     proxies: Vec<String>,
+    /// Fixed addresses for proxy names, instead of DNS (labs, the demo, tests).
+    #[serde(default)]
+    resolve: std::collections::BTreeMap<String, SocketAddr>,
 }
 
 /// The trunk's settings, with proxy names resolved when the trunk starts.
@@ -218,6 +221,8 @@ pub struct SipSettings {
     pub ca_file: PathBuf,
     /// The proxies as `(fqdn, port)`, in order.
     pub proxies: Vec<(String, u16)>,
+    /// Fixed addresses for proxy names, used instead of DNS.
+    pub resolve: std::collections::BTreeMap<String, SocketAddr>,
 }
 
 /// Validates `[sip]`.
@@ -254,5 +259,6 @@ pub(crate) fn sip(raw: RawSip, base: &Path) -> Result<SipSettings, ConfigError> 
         key_file: base.join(raw.key_file),
         ca_file: base.join(raw.ca_file),
         proxies,
+        resolve: raw.resolve,
     })
 }

@@ -27,6 +27,8 @@ pub(crate) struct RawConfig {
     pub(crate) teams: Option<super::platforms::RawTeams>,
     #[serde(default)]
     pub(crate) sip: Option<super::platforms::RawSip>,
+    #[serde(default)]
+    pub(crate) calls: super::calls::RawCalls,
 }
 
 #[derive(Debug, Deserialize)]

@@ -92,6 +92,12 @@ pub fn render_redacted(config: &Config) -> String {
             .map(|(h, p)| format!("{h}:{p}"))
             .collect();
         let _ = writeln!(out, "proxies = {proxies:?}");
+        if !sip.resolve.is_empty() {
+            let _ = writeln!(out, "\n[sip.resolve]");
+            for (name, addr) in &sip.resolve {
+                let _ = writeln!(out, "{name:?} = {:?}", addr.to_string());
+            }
+        }
     }
     out
 }

@@ -116,6 +116,9 @@ async fn create_link(
         created_at: chrono::Utc::now(),
     };
     state.store().link_users(&link).await?;
+    if let Some(mirror) = state.mirror() {
+        mirror.add_link(&link).await;
+    }
     tracing::info!("user link created");
     Ok((StatusCode::CREATED, Json(link.into())))
 }
@@ -131,6 +134,9 @@ async fn remove_link(
         .parse()
         .map_err(|e: callbridge_model::ParseError| ApiError::BadRequest(e.to_string()))?;
     if state.store().unlink_slack(&team, &user).await? {
+        if let Some(mirror) = state.mirror() {
+            mirror.unlinked(callbridge_model::UserRef::Slack { team, user });
+        }
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

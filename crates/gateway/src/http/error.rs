@@ -155,7 +155,13 @@ pub(crate) async fn render_errors(request: Request, next: Next) -> Response {
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    // The join page answers people, not API clients: its error pages and plain-text WHIP
+    // refusals are its own, and stay as they are.
+    let human_facing = request.uri().path().starts_with(crate::join::PATH_PREFIX);
     let response = next.run(request).await;
+    if human_facing {
+        return response;
+    }
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -39,6 +39,9 @@ pub struct EdgeLimits {
 /// The gateway's router with every layer applied.
 pub fn app(state: AppState, limits: EdgeLimits) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let join = state
+        .calls()
+        .map_or_else(Router::new, |calls| crate::join::routes(calls.join_page()));
     Router::new()
         .route("/", get(health::index))
         .route("/healthz", get(health::healthz))
@@ -46,6 +49,7 @@ pub fn app(state: AppState, limits: EdgeLimits) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(admin::routes(state.clone()))
         .merge(inbound::routes(&state))
+        .merge(join)
         .fallback(|| async { ApiError::NotFound })
         .layer(
             ServiceBuilder::new()
@@ -71,10 +75,17 @@ fn request_span(request: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // A join link's path is its credential: log only that it was one.
+    let path = request.uri().path();
+    let path = if path.starts_with("/join/") && !path.starts_with("/join/assets/") {
+        "/join/…"
+    } else {
+        path
+    };
     tracing::info_span!(
         "http",
         method = %request.method(),
-        path = %request.uri().path(),
+        path = %path,
         request_id = %request_id,
     )
 }

@@ -1,7 +1,6 @@
-//! What the gateway does with platform events it can act on by itself: a revoked installation
-//! is recorded at once. Call and presence events belong to the call engine; until one is
-//! attached, a caller is told plainly that calling is not enabled here rather than left
-//! waiting, and presence changes are counted and dropped.
+//! What the gateway does with platform events: a revoked installation is recorded at once,
+//! and call and presence events go to the calls service. Where calling is not set up (Slack,
+//! Teams and the trunk are all needed), a caller is told so plainly rather than left waiting.
 
 use callbridge_adapter::BoxFuture;
 use callbridge_model::{Platform, PlatformCommand, PlatformEvent};
@@ -9,8 +8,10 @@ use callbridge_store::{InstallationStore, SqlStore};
 use chrono::Utc;
 
 use super::{EventHandler, Platforms};
+use crate::calls::CallService;
+use crate::mirror::MirrorService;
 
-/// Reply to a call request when no call engine is attached.
+/// Reply to a call request when calling is not set up on this gateway.
 pub const NO_ENGINE_REPLY: &str =
     "Calling is not enabled on this callbridge gateway yet. Ask your administrator.";
 
@@ -18,12 +19,25 @@ pub const NO_ENGINE_REPLY: &str =
 pub struct GatewayHandler {
     store: SqlStore,
     platforms: Platforms,
+    calls: Option<CallService>,
+    mirror: Option<MirrorService>,
 }
 
 impl GatewayHandler {
-    /// A handler over the store and the mounted adapters.
-    pub const fn new(store: SqlStore, platforms: Platforms) -> Self {
-        Self { store, platforms }
+    /// A handler over the store, the mounted adapters and, when set up, calls and presence
+    /// mirroring.
+    pub const fn new(
+        store: SqlStore,
+        platforms: Platforms,
+        calls: Option<CallService>,
+        mirror: Option<MirrorService>,
+    ) -> Self {
+        Self {
+            store,
+            platforms,
+            calls,
+            mirror,
+        }
     }
 
     async fn revoke(&self, platform: Platform, external_id: &str) {
@@ -63,12 +77,20 @@ impl EventHandler for GatewayHandler {
                 "kind" => kind(&event),
             )
             .increment(1);
-            match &event {
-                PlatformEvent::InstallationRevoked { external_id, .. } => {
-                    self.revoke(platform, external_id).await;
+            if let PlatformEvent::InstallationRevoked { external_id, .. } = &event {
+                self.revoke(platform, external_id).await;
+            }
+            if let (Some(mirror), PlatformEvent::PresenceChanged { user, presence, .. }) =
+                (&self.mirror, &event)
+            {
+                mirror.changed(user.clone(), presence.clone());
+            }
+            match &self.calls {
+                Some(calls) => calls.on_event(platform, event).await,
+                None if matches!(event, PlatformEvent::CallRequested { .. }) => {
+                    self.decline_call(platform, &event).await;
                 }
-                PlatformEvent::CallRequested { .. } => self.decline_call(platform, &event).await,
-                _ => {}
+                None => {}
             }
         })
     }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use callbridge_adapter::PlatformAdapter;
+use callbridge_slack::SlackAdapter;
 use callbridge_teams::TeamsAdapter;
 
 pub use dispatch::{EventHandler, EventSink};
@@ -26,6 +27,8 @@ pub struct Platforms {
     /// The Teams adapter as itself, for operator actions only it has (consent and sign-in
     /// links).
     teams: Option<Arc<TeamsAdapter>>,
+    /// The Slack adapter as itself, for its directory reads.
+    slack: Option<Arc<SlackAdapter>>,
 }
 
 impl Platforms {
@@ -41,6 +44,18 @@ impl Platforms {
     pub fn with_teams(mut self, adapter: Arc<TeamsAdapter>) -> Self {
         self.teams = Some(adapter.clone());
         self.with("teams", adapter)
+    }
+
+    /// Mounts the Slack adapter at `/slack/…`.
+    #[must_use]
+    pub fn with_slack(mut self, adapter: Arc<SlackAdapter>) -> Self {
+        self.slack = Some(adapter.clone());
+        self.with("slack", adapter)
+    }
+
+    /// The Slack adapter, when Slack is enabled.
+    pub fn slack(&self) -> Option<&Arc<SlackAdapter>> {
+        self.slack.as_ref()
     }
 
     /// The Teams adapter, when Teams is enabled.

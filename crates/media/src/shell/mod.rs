@@ -6,6 +6,10 @@
 //! the kernel offers it), feeds the bridges and sends what they produce, coalescing datagrams
 //! for one destination into one GSO send. [`ports::PortAllocator`] hands out RTP ports and
 //! [`admission::Admission`] refuses a call that would exceed the measured capacity.
+//!
+//! Owners steer a worker without blocking: commands are queued with a wake-up, results come
+//! back through futures that need no particular runtime, and events go to the owner's
+//! [`worker::EventSink`]. Calls are keyed by [`worker::MediaCallKey`].
 
 pub mod admission;
 pub mod affinity;

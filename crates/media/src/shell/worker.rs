@@ -1,7 +1,16 @@
 //! A media worker thread: owns calls and their sockets, one poll, one timer.
+//!
+//! Its control surface never blocks the caller: commands go through a channel and a waker, and
+//! what a command returns comes back through a runtime-agnostic oneshot ([`Worker::run`],
+//! [`Worker::report_async`]), so an async owner awaits it without holding a thread. The
+//! blocking forms ([`Worker::with_call`], [`Worker::report`]) wait on the same oneshot, for
+//! tools and tests that have no runtime. Events leave through the [`EventSink`] the owner gives
+//! at spawn time, called on the worker thread.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +18,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures::channel::oneshot;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use quinn_udp::{RecvMeta, Transmit as UdpTransmit, UdpSocketState};
@@ -16,15 +26,26 @@ use quinn_udp::{RecvMeta, Transmit as UdpTransmit, UdpSocketState};
 use crate::bridge::{Bridge, Input, Output};
 use crate::clock::WallClock;
 use crate::error::{MediaError, Result};
-use crate::event::MediaEvent;
+use crate::event::{MediaEvent, Side};
 use crate::leg::Transmit;
 
 use super::affinity::pin_current_thread;
 use super::histogram::LatencyHistogram;
 use super::timer::WorkerTimer;
 
-/// Identifies a call within the process.
-pub type CallId = u64;
+/// Identifies a call within the media shell (a worker's or pool's key, not the call model's id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MediaCallKey(pub u64);
+
+impl fmt::Display for MediaCallKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a worker delivers its calls' events. Called on the worker thread, once per event: it
+/// must return quickly and never block (forward into a channel, count, drop).
+pub type EventSink = Arc<dyn Fn(MediaCallKey, MediaEvent) + Send + Sync>;
 
 const WAKER: Token = Token(usize::MAX);
 const TIMER: Token = Token(usize::MAX - 1);
@@ -91,46 +112,68 @@ type Job = Box<dyn FnOnce(&mut Bridge, Instant) + Send>;
 
 enum Command {
     Add {
-        id: CallId,
+        id: MediaCallKey,
         bridge: Box<Bridge>,
         sockets: Vec<std::net::UdpSocket>,
     },
-    Remove(CallId),
+    Remove(MediaCallKey),
     Run {
-        id: CallId,
+        id: MediaCallKey,
         job: Job,
     },
-    Report(Sender<WorkerReport>),
+    Report(oneshot::Sender<WorkerReport>),
     Stop,
 }
 
 /// Handle to a worker thread.
-#[derive(Debug)]
 pub struct Worker {
     tx: Sender<Command>,
     waker: Arc<Waker>,
-    events: Receiver<(CallId, MediaEvent)>,
+    events: Receiver<(MediaCallKey, MediaEvent)>,
     thread: Option<JoinHandle<()>>,
 }
 
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker").finish_non_exhaustive()
+    }
+}
+
 impl Worker {
-    /// Starts a worker thread that the scheduler may move between CPUs.
+    /// Starts a worker thread that the scheduler may move between CPUs; its events queue up
+    /// for [`Worker::events`].
     pub fn spawn(name: &str) -> Result<Self> {
-        Self::start(name, None)
+        Self::start(name, None, None)
     }
 
     /// Starts a worker thread pinned to `cpu`, so its calls stay in one core's caches and its
     /// CPU time is that core's. Fails if the thread cannot be pinned.
     pub fn spawn_pinned(name: &str, cpu: usize) -> Result<Self> {
-        Self::start(name, Some(cpu))
+        Self::start(name, Some(cpu), None)
     }
 
-    fn start(name: &str, cpu: Option<usize>) -> Result<Self> {
+    /// Starts a worker thread that hands every event to `sink` (on the worker thread) instead
+    /// of queueing it for [`Worker::events`]. `cpu` pins the thread when given.
+    pub fn spawn_with_events(name: &str, cpu: Option<usize>, sink: EventSink) -> Result<Self> {
+        Self::start(name, cpu, Some(sink))
+    }
+
+    fn start(name: &str, cpu: Option<usize>, sink: Option<EventSink>) -> Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let timer = WorkerTimer::new(poll.registry(), TIMER)?;
         let (tx, rx) = mpsc::channel();
         let (etx, erx) = mpsc::channel();
+        // Without a sink of the owner's, events queue up for `events()`; with one, the queue's
+        // sender is dropped and `events()` stays empty.
+        let sink: EventSink = sink.unwrap_or_else(|| {
+            let etx = std::sync::Mutex::new(etx);
+            Arc::new(move |key, event| {
+                if let Ok(etx) = etx.lock() {
+                    let _ = etx.send((key, event));
+                }
+            })
+        });
         let (started_tx, started) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
@@ -139,7 +182,7 @@ impl Worker {
                 let ok = pinned.is_ok();
                 let _ = started_tx.send(pinned);
                 if ok {
-                    Loop::new(poll, timer, rx, etx).run();
+                    Loop::new(poll, timer, rx, sink).run();
                 }
             })?;
         started
@@ -165,7 +208,7 @@ impl Worker {
     /// worker; it owns them from now on.
     pub fn add_call(
         &self,
-        id: CallId,
+        id: MediaCallKey,
         bridge: Bridge,
         sockets: Vec<std::net::UdpSocket>,
     ) -> Result<()> {
@@ -180,39 +223,68 @@ impl Worker {
     }
 
     /// Ends a call (its bridge sends RTCP BYE on both legs) and closes its sockets.
-    pub fn remove_call(&self, id: CallId) -> Result<()> {
+    pub fn remove_call(&self, id: MediaCallKey) -> Result<()> {
         self.send(Command::Remove(id))
     }
 
     /// Runs `f` on call `id`'s bridge on the worker thread, with the current time, sends what
-    /// it produced, and returns its result: how a re-INVITE (`Bridge::renegotiate`), a browser
-    /// re-offer (`Bridge::renegotiate_webrtc`) or a stats read (`Bridge::stats`) reaches a call
-    /// the worker owns. Fails if the worker has no such call.
-    pub fn with_call<R: Send + 'static>(
+    /// it produced, and resolves to its result: how a re-INVITE (`Bridge::renegotiate`), a
+    /// browser re-offer (`Bridge::renegotiate_webrtc`) or a stats read (`Bridge::stats`)
+    /// reaches a call the worker owns. The job is queued before this returns; the future only
+    /// waits for the reply, without blocking a thread, and resolves to an error if the worker
+    /// has no such call or has stopped.
+    pub fn run<R, F>(
         &self,
-        id: CallId,
-        f: impl FnOnce(&mut Bridge, Instant) -> R + Send + 'static,
-    ) -> Result<R> {
-        let (tx, rx) = mpsc::channel();
+        id: MediaCallKey,
+        f: F,
+    ) -> impl Future<Output = Result<R>> + Send + use<R, F>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Bridge, Instant) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |bridge, now| {
             let _ = tx.send(f(bridge, now));
         });
-        self.send(Command::Run { id, job })?;
-        // A job for a call the worker does not own is dropped unrun, and with it the sender.
-        rx.recv()
-            .map_err(|_| MediaError::ApiMisuse("the worker has no such call"))
+        let sent = self.send(Command::Run { id, job });
+        async move {
+            sent?;
+            // A job for a call the worker does not own is dropped unrun, and with it the sender.
+            rx.await
+                .map_err(|_| MediaError::ApiMisuse("the worker has no such call"))
+        }
     }
 
-    /// Asks for the worker's counters.
+    /// [`Worker::run`], waiting on the calling thread: for tools and tests without an async
+    /// runtime. Never call it from an async task.
+    pub fn with_call<R: Send + 'static>(
+        &self,
+        id: MediaCallKey,
+        f: impl FnOnce(&mut Bridge, Instant) -> R + Send + 'static,
+    ) -> Result<R> {
+        futures::executor::block_on(self.run(id, f))
+    }
+
+    /// Asks for the worker's counters; the future waits for the reply without blocking a thread.
+    pub fn report_async(&self) -> impl Future<Output = Result<WorkerReport>> + Send + use<> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.send(Command::Report(tx));
+        async move {
+            sent?;
+            rx.await
+                .map_err(|_| MediaError::ApiMisuse("worker has stopped"))
+        }
+    }
+
+    /// [`Worker::report_async`], waiting on the calling thread. Never call it from an async task.
     pub fn report(&self) -> Result<WorkerReport> {
-        let (tx, rx) = mpsc::channel();
-        self.send(Command::Report(tx))?;
-        rx.recv()
-            .map_err(|_| MediaError::ApiMisuse("worker has stopped"))
+        futures::executor::block_on(self.report_async())
     }
 
-    /// Events from the worker's calls.
-    pub fn events(&self) -> &Receiver<(CallId, MediaEvent)> {
+    /// Events from the worker's calls, for a worker started without an [`EventSink`] (one
+    /// started with [`Worker::spawn_with_events`] delivers them to its sink, and this stays
+    /// empty).
+    pub fn events(&self) -> &Receiver<(MediaCallKey, MediaEvent)> {
         &self.events
     }
 }
@@ -233,7 +305,7 @@ struct Leg {
 }
 
 struct Slot {
-    id: CallId,
+    id: MediaCallKey,
     bridge: Box<Bridge>,
     legs: Vec<Leg>,
     deadline: Instant,
@@ -242,10 +314,10 @@ struct Slot {
 struct Loop {
     poll: Poll,
     commands: Receiver<Command>,
-    events_out: Sender<(CallId, MediaEvent)>,
+    events_out: EventSink,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    by_id: HashMap<CallId, usize>,
+    by_id: HashMap<MediaCallKey, usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     timer: WorkerTimer,
     bufs: Box<[[u8; BUF]; BATCH]>,
@@ -329,7 +401,7 @@ impl Loop {
         poll: Poll,
         timer: WorkerTimer,
         commands: Receiver<Command>,
-        events_out: Sender<(CallId, MediaEvent)>,
+        events_out: EventSink,
     ) -> Self {
         Self {
             poll,
@@ -387,7 +459,7 @@ impl Loop {
                     sockets,
                 } => {
                     if let Err(e) = self.add(id, bridge, sockets) {
-                        tracing::warn!(call = id, error = %e, "could not add call to worker");
+                        tracing::warn!(call = %id, error = %e, "could not add call to worker");
                     }
                 }
                 Command::Remove(id) => self.remove(id),
@@ -409,7 +481,7 @@ impl Loop {
 
     fn add(
         &mut self,
-        id: CallId,
+        id: MediaCallKey,
         bridge: Box<Bridge>,
         sockets: Vec<std::net::UdpSocket>,
     ) -> Result<()> {
@@ -418,9 +490,12 @@ impl Loop {
             self.slots.len() - 1
         });
         let mut legs = Vec::with_capacity(sockets.len());
+        // The legs' own idea of their local address is what they match datagrams and sends
+        // against; behind NAT that is the public address, not the one the socket is bound to.
+        let leg_locals = [bridge.leg(Side::A).local(), bridge.leg(Side::B).local()];
         for (i, s) in sockets.into_iter().enumerate() {
             s.set_nonblocking(true)?;
-            let local = s.local_addr()?;
+            let local = leg_address(&leg_locals, s.local_addr()?);
             let state = UdpSocketState::new((&s).into())?;
             let mut socket = UdpSocket::from_std(s);
             self.poll.registry().register(
@@ -445,7 +520,7 @@ impl Loop {
         Ok(())
     }
 
-    fn run_job(&mut self, id: CallId, job: Job) {
+    fn run_job(&mut self, id: MediaCallKey, job: Job) {
         let Some(&idx) = self.by_id.get(&id) else {
             return;
         };
@@ -455,7 +530,7 @@ impl Loop {
         self.drain(idx);
     }
 
-    fn remove(&mut self, id: CallId) {
+    fn remove(&mut self, id: MediaCallKey) {
         let Some(idx) = self.by_id.remove(&id) else {
             return;
         };
@@ -564,7 +639,7 @@ impl Loop {
                     slot.bridge.recycle(t);
                 }
                 Output::Event(e) => {
-                    let _ = self.events_out.send((slot.id, e));
+                    (self.events_out)(slot.id, e);
                 }
                 Output::Timeout(at) => {
                     self.batch.flush(&slot.legs, &mut self.report);
@@ -577,6 +652,17 @@ impl Loop {
             }
         }
     }
+}
+
+/// The leg address a socket bound to `bound` serves: the leg with exactly that address, else
+/// the one on the same port (a leg advertising a public address on a socket bound to a private
+/// or wildcard one), else the bound address itself.
+fn leg_address(legs: &[SocketAddr], bound: SocketAddr) -> SocketAddr {
+    legs.iter()
+        .find(|l| **l == bound)
+        .or_else(|| legs.iter().find(|l| l.port() == bound.port()))
+        .copied()
+        .unwrap_or(bound)
 }
 
 /// CPU time of the calling thread (Linux `schedstat`), zero where unavailable.

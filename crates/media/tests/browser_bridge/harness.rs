@@ -11,7 +11,7 @@ use callbridge_media::bridge::{Bridge, BridgeConfig, Input, Output, Timeouts};
 use callbridge_media::clock::WallClock;
 use callbridge_media::codec::Codec;
 use callbridge_media::dtmf::TelephoneEvent;
-use callbridge_media::event::{LegId, MediaEvent};
+use callbridge_media::event::{MediaEvent, Side};
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::media_leg::BrowserLeg;
 use callbridge_media::packet::{RtpPacket, is_rtcp};
@@ -210,7 +210,7 @@ impl Call {
         let (offer, pending) = api.apply().expect("re-offer");
         let answer = self
             .bridge
-            .renegotiate_webrtc(LegId::A, &offer.to_sdp_string(), self.now)
+            .renegotiate_webrtc(Side::A, &offer.to_sdp_string(), self.now)
             .expect("bridge answers the re-offer");
         self.browser
             .sdp_api()
@@ -408,7 +408,7 @@ impl Call {
                 self.sip_encoder
                     .encode(&pcm, &mut self.payload)
                     .expect("encode");
-                let pt = self.bridge.leg(LegId::B).negotiated().codec_pt;
+                let pt = self.bridge.leg(Side::B).negotiated().codec_pt;
                 Some((pt, false, sip_ts, self.payload.clone()))
             }
             None => None,

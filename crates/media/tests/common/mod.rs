@@ -13,7 +13,7 @@ use callbridge_media::bridge::{Bridge, BridgeConfig, Input, Output, PathPolicy};
 use callbridge_media::clock::WallClock;
 use callbridge_media::codec::Codec;
 use callbridge_media::dtmf::TelephoneEvent;
-use callbridge_media::event::{LegId, MediaEvent};
+use callbridge_media::event::{MediaEvent, Side};
 use callbridge_media::leg::{LatchMode, RtpLeg, RtpLegConfig};
 use callbridge_media::packet::{RtpPacket, is_rtcp};
 use callbridge_media::sdp::{self, DeclaredSsrcs, Direction, LocalMedia, Negotiated};
@@ -310,7 +310,7 @@ impl Sim {
     }
 
     /// Sends raw bytes from `from` to the bridge leg `leg` right now (no impairment).
-    pub fn inject(&mut self, leg: LegId, from: SocketAddr, data: &[u8]) {
+    pub fn inject(&mut self, leg: Side, from: SocketAddr, data: &[u8]) {
         let to = self.peers[leg.index()].bridge_addr;
         self.bridge
             .handle_input(Input::Receive { from, to, data }, self.now)
@@ -432,7 +432,7 @@ impl Sim {
     }
 
     /// Re-INVITE on leg `id`: new direction and/or new peer address, same keys and codec.
-    pub fn reinvite(&mut self, id: LegId, direction: Direction, new_peer_addr: Option<SocketAddr>) {
+    pub fn reinvite(&mut self, id: Side, direction: Direction, new_peer_addr: Option<SocketAddr>) {
         let i = id.index();
         let mut n = self.bridge.leg(id).negotiated().clone();
         n.direction = direction;
