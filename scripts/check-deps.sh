@@ -77,13 +77,13 @@ while IFS= read -r hit; do
 done < <(grep -rln --include='*.rs' 'anyhow' crates/*/src adapters/*/src 2>/dev/null | grep -v '/main\.rs$' || true)
 
 # The sandboxes play the other side: product code never imports them. Only the demo and the
-# CLI's `sandbox` command (both in the gateway binary's main.rs and demo.rs) may; tests, the
+# CLI's `sandbox` command (the gateway binary's main.rs and the demo module) may; tests, the
 # dev-only test kit and the load generator's gateway mode (a tool that plays the users) may.
 while IFS= read -r hit; do
     echo "product code imports the sandbox: $hit"
     violations=$((violations + 1))
 done < <(grep -rlnw --include='*.rs' 'callbridge_sandbox' crates/*/src adapters/*/src 2>/dev/null \
-    | grep -v -e '^crates/sandbox/' -e '^crates/testkit/' -e '^crates/loadgen/src/gateway/' -e '^crates/gateway/src/main\.rs$' -e '^crates/gateway/src/demo\.rs$' || true)
+    | grep -v -e '^crates/sandbox/' -e '^crates/testkit/' -e '^crates/loadgen/src/gateway/' -e '^crates/gateway/src/main\.rs$' -e '^crates/gateway/src/demo/' || true)
 
 if [ "$violations" -gt 0 ]; then
     echo "check-deps: $violations violation(s)"

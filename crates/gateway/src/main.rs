@@ -157,25 +157,11 @@ async fn main() -> anyhow::Result<()> {
             gateway.run(termination_signals()).await?;
         }
         Command::Demo { data_dir, port } => {
-            let (mut config, path) = demo::prepare(&data_dir, port)?;
-            telemetry::init_logging(config.log_format, &config.log_level);
-            let listener = demo::bind(&mut config).await?;
-            let store = open_store(&config).await?;
-            let gateway = Gateway::with_listener(listener, &config, store);
-            let base = format!("http://{}", config.listen);
-            println!(
-                "callbridge demo is running (configuration: {})",
-                path.display()
-            );
-            println!("  status page:  {base}/");
-            println!("  health:       {base}/healthz");
-            println!("  readiness:    {base}/readyz");
-            println!("  metrics:      {base}/metrics");
-            println!(
-                "  admin API:    {base}/api/v1/calls  (bearer token: [admin] token in the configuration)"
-            );
-            println!("Stop with Ctrl-C.");
-            gateway.run(termination_signals()).await?;
+            let prepared = demo::prepare(&data_dir, port)?;
+            telemetry::init_logging(prepared.config.log_format, &prepared.config.log_level);
+            let demo = demo::Demo::start(prepared).await?;
+            println!("{}", demo.walkthrough());
+            demo.run(termination_signals()).await?;
         }
         Command::Migrate { config } => {
             let config = Config::load(&config, env_overrides())?;

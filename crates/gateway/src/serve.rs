@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use callbridge_engine::call::CallConfig;
 use callbridge_store::{SecretStore, SqlStore};
 use tokio::net::TcpListener;
@@ -197,6 +198,8 @@ pub struct Gateway {
     limits: EdgeLimits,
     grace: Duration,
     trunk: Option<Trunk>,
+    /// Routes served beside the gateway's own (the demo's start page).
+    extra: Router,
 }
 
 impl Gateway {
@@ -223,6 +226,16 @@ impl Gateway {
             },
             grace: config.shutdown_grace,
             trunk: None,
+            extra: Router::new(),
+        }
+    }
+
+    /// Serves `routes` beside the gateway's own; they must not overlap them.
+    #[must_use]
+    pub fn with_routes(self, routes: Router) -> Self {
+        Self {
+            extra: self.extra.merge(routes),
+            ..self
         }
     }
 
@@ -292,8 +305,9 @@ impl Gateway {
             limits,
             grace,
             trunk,
+            extra,
         } = self;
-        let router = app(state.clone(), limits);
+        let router = extra.merge(app(state.clone(), limits));
         let draining_state = state.clone();
         let draining_trunk = trunk.clone();
         let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();

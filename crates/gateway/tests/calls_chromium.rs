@@ -5,6 +5,8 @@
 //! ends the Teams leg and leaves one CDR.
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`: the test fails without them.
 
+#[path = "calls_chromium/join_page.rs"]
+mod join_page;
 #[path = "calls_chromium/webdriver.rs"]
 mod webdriver;
 
@@ -14,6 +16,7 @@ use callbridge_model::TerminationCause;
 use callbridge_sandbox::microsoft::{Answer, PhoneBehaviour};
 use callbridge_store::CallStore;
 use callbridge_testkit::{CallWorld, Patience, demo_slack, eventually};
+use join_page::{page_hears, page_state};
 use webdriver::Browser;
 
 const ALICE: &str = "alice@contoso.test";
@@ -27,50 +30,6 @@ fn patience(secs: u64) -> Patience {
         within: Duration::from_secs(secs),
         every: Duration::from_millis(100),
     }
-}
-
-/// The page's state and any error it shows, as the page's script sees them.
-const PAGE_STATE: &str = "return [document.body.dataset.state, \
-     document.getElementById('error').textContent];";
-/// The dominant frequency of the call audio the page plays (its `#remote` element), measured by
-/// an analyser attached on the first call; `null` until there is a stream and sound.
-// Chrome only feeds remote WebRTC audio to Web Audio while an element plays it, as #remote does.
-const PAGE_HEARS: &str = "const remote = document.getElementById('remote'); \
-     if (!remote.srcObject) return null; \
-     if (!window.testEar) { \
-       const ctx = new AudioContext(); const analyser = ctx.createAnalyser(); \
-       analyser.fftSize = 16384; \
-       ctx.createMediaStreamSource(remote.srcObject).connect(analyser); \
-       window.testEar = { ctx, analyser }; \
-     } \
-     const { ctx, analyser } = window.testEar; ctx.resume(); \
-     const bins = new Float32Array(analyser.frequencyBinCount); \
-     analyser.getFloatFrequencyData(bins); \
-     let peak = 1; \
-     for (let i = 2; i < bins.length - 1; i++) if (bins[i] > bins[peak]) peak = i; \
-     const [l, c, r] = [bins[peak - 1], bins[peak], bins[peak + 1]]; \
-     if (!isFinite(c) || c < -90) return null; \
-     const shift = 0.5 * (l - r) / (l - 2 * c + r); \
-     return (peak + (isFinite(shift) ? shift : 0)) * ctx.sampleRate / analyser.fftSize;";
-
-/// The page's state and the error it shows; a state of `unreadable: …` when WebDriver fails.
-async fn page_state(browser: &Browser) -> (String, String) {
-    match browser.script(PAGE_STATE).await {
-        Ok(value) => {
-            let text = |i: usize| value[i].as_str().unwrap_or_default().to_owned();
-            (text(0), text(1))
-        }
-        Err(error) => (format!("unreadable: {error:#}"), String::new()),
-    }
-}
-
-/// The frequency the page hears, or why it cannot tell.
-async fn page_hears(browser: &Browser) -> Result<Option<f64>, String> {
-    let value = browser
-        .script(PAGE_HEARS)
-        .await
-        .map_err(|error| format!("{error:#}"))?;
-    Ok(value.as_f64())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

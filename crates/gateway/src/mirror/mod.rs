@@ -7,13 +7,14 @@
 //! subscriptions must cover.
 
 mod records;
+mod writer;
 
 use std::collections::BTreeSet;
 
 use callbridge_adapter::TokenVault;
 use callbridge_engine::PresenceMirror;
 use callbridge_engine::presence::{MirrorConfig, PresenceInput, PresenceOutput};
-use callbridge_model::{AadObjectId, Platform, PlatformCommand, UserRef};
+use callbridge_model::{AadObjectId, UserRef};
 use callbridge_store::{PresenceMirrorStore, SqlStore, UserLink, UserLinkStore};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -72,8 +73,8 @@ impl MirrorService {
         let task = MirrorTask {
             mirror: PresenceMirror::new(config),
             inputs: rx,
-            feedback: service.inputs.clone(),
             store,
+            writers: writer::Writers::new(platforms.clone(), service.inputs.clone()),
             platforms,
             teams_users: BTreeSet::new(),
         };
@@ -144,9 +145,9 @@ fn sides(link: &UserLink) -> (UserRef, UserRef) {
 struct MirrorTask {
     mirror: PresenceMirror,
     inputs: mpsc::Receiver<PresenceInput>,
-    feedback: mpsc::Sender<PresenceInput>,
     store: SqlStore,
     platforms: Platforms,
+    writers: writer::Writers,
     teams_users: BTreeSet<AadObjectId>,
 }
 
@@ -195,7 +196,7 @@ impl MirrorTask {
         loop {
             match self.mirror.poll_output() {
                 PresenceOutput::Timeout(at) => return at,
-                PresenceOutput::Write { target, presence } => self.write(target, presence),
+                PresenceOutput::Write { target, presence } => self.writers.write(target, presence),
                 PresenceOutput::Save { target, record } => {
                     if let Err(error) = self
                         .store
@@ -220,37 +221,5 @@ impl MirrorTask {
                 _ => {}
             }
         }
-    }
-
-    /// Writes on its own task, so a slow platform never holds the mirror up; the outcome
-    /// comes back as an input.
-    fn write(&self, target: UserRef, presence: callbridge_model::Presence) {
-        let platform: Platform = target.platform();
-        let Some(adapter) = self.platforms.for_platform(platform).cloned() else {
-            return;
-        };
-        let feedback = self.feedback.clone();
-        tokio::spawn(async move {
-            let command = PlatformCommand::SetPresence {
-                user: target.clone(),
-                presence,
-            };
-            let ok = match adapter.execute(command).await {
-                Ok(_) => true,
-                Err(error) => {
-                    tracing::warn!(%error, platform = platform.as_str(), "presence write failed");
-                    false
-                }
-            };
-            metrics::counter!(
-                "callbridge_presence_writes_total",
-                "platform" => platform.as_str(),
-                "ok" => if ok { "true" } else { "false" },
-            )
-            .increment(1);
-            let _ = feedback
-                .send(PresenceInput::WriteResult { target, ok })
-                .await;
-        });
     }
 }

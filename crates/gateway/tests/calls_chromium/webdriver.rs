@@ -76,6 +76,7 @@ impl Browser {
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
+            "--window-size=1280,1500".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
             "--no-first-run".to_owned(),
             "--disable-background-networking".to_owned(),
@@ -115,19 +116,61 @@ impl Browser {
             .map(drop)
     }
 
-    /// Clicks the element that `css` selects.
-    pub(crate) async fn click(&self, css: &str) -> anyhow::Result<()> {
-        let found = self
+    /// Opens `url` in a new tab and switches to it; returns the tab's handle.
+    #[allow(dead_code, reason = "not every scenario uses tabs")]
+    pub(crate) async fn open_tab(&self, url: &str) -> anyhow::Result<String> {
+        let created = self
             .session_command(
                 reqwest::Method::POST,
-                "/element",
-                json!({ "using": "css selector", "value": css }),
+                "/window/new",
+                json!({ "type": "tab" }),
             )
-            .await
-            .with_context(|| format!("find {css}"))?;
-        let element = found[ELEMENT]
+            .await?;
+        let handle = created["handle"]
             .as_str()
-            .ok_or_else(|| anyhow!("no element reference in {found}"))?;
+            .ok_or_else(|| anyhow!("no handle in {created}"))?
+            .to_owned();
+        self.switch_to(&handle).await?;
+        self.open(url).await?;
+        Ok(handle)
+    }
+
+    /// The current tab's handle.
+    #[allow(dead_code, reason = "not every scenario uses tabs")]
+    pub(crate) async fn tab(&self) -> anyhow::Result<String> {
+        let handle = self
+            .session_command(reqwest::Method::GET, "/window", Value::Null)
+            .await?;
+        handle
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no handle in {handle}"))
+    }
+
+    /// Makes the tab `handle` the one commands go to.
+    #[allow(dead_code, reason = "not every scenario uses tabs")]
+    pub(crate) async fn switch_to(&self, handle: &str) -> anyhow::Result<()> {
+        self.session_command(
+            reqwest::Method::POST,
+            "/window",
+            json!({ "handle": handle }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Closes the current tab, as a person closing it mid-call; commands then need
+    /// [`switch_to`](Self::switch_to) another tab.
+    #[allow(dead_code, reason = "not every scenario closes tabs")]
+    pub(crate) async fn close_tab(&self) -> anyhow::Result<()> {
+        self.session_command(reqwest::Method::DELETE, "/window", Value::Null)
+            .await
+            .map(drop)
+    }
+
+    /// Clicks the element that `css` selects.
+    pub(crate) async fn click(&self, css: &str) -> anyhow::Result<()> {
+        let element = self.find(css).await?;
         self.session_command(
             reqwest::Method::POST,
             &format!("/element/{element}/click"),
@@ -136,6 +179,52 @@ impl Browser {
         .await
         .with_context(|| format!("click {css}"))
         .map(drop)
+    }
+
+    /// Types `text` into the element that `css` selects, key by key.
+    #[allow(dead_code, reason = "not every scenario types")]
+    pub(crate) async fn type_text(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let element = self.find(css).await?;
+        self.session_command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            json!({ "text": text }),
+        )
+        .await
+        .with_context(|| format!("type into {css}"))
+        .map(drop)
+    }
+
+    /// Saves a PNG of the page as it shows now.
+    #[allow(dead_code, reason = "not every scenario keeps screenshots")]
+    pub(crate) async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let shot = self
+            .session_command(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(
+                shot.as_str()
+                    .ok_or_else(|| anyhow!("no screenshot in the answer"))?,
+            )
+            .context("a base64 screenshot")?;
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The element that `css` selects, as WebDriver names it.
+    async fn find(&self, css: &str) -> anyhow::Result<String> {
+        let found = self
+            .session_command(
+                reqwest::Method::POST,
+                "/element",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await
+            .with_context(|| format!("find {css}"))?;
+        found[ELEMENT]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no element reference in {found}"))
     }
 
     /// Runs `script` (a function body) in the page and returns what it returns.
@@ -175,7 +264,8 @@ impl Browser {
             .session
             .as_deref()
             .ok_or_else(|| anyhow!("no browser session"))?;
-        self.command(method, &format!("/session/{session}{path}"), Some(body))
+        let body = (!body.is_null()).then_some(body);
+        self.command(method, &format!("/session/{session}{path}"), body)
             .await
     }
 

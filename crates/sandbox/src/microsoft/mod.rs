@@ -10,6 +10,7 @@
 
 mod accessors;
 mod bot;
+mod client;
 mod control;
 mod directory;
 mod entra;
@@ -30,7 +31,7 @@ pub use accessors::ShownPresence;
 pub use bot::{BotMessage, BotReply};
 pub use error::SandboxError;
 pub use graph::{DeliveryOutcome, DeliveryRecord, PresenceState};
-pub use phone::behaviour::{Answer, CallDirection, CallRecord, PhoneBehaviour};
+pub use phone::behaviour::{Answer, CallDirection, CallRecord, Echo, PhoneBehaviour};
 pub use phone::codec::Codec;
 pub use phone::media::{AudioSource, MediaHandle, MediaReport};
 pub use seed::{AppSeed, MicrosoftSeed, TenantSeed, UserSeed};
@@ -49,6 +50,7 @@ pub fn router(state: MicrosoftState) -> Router {
         .merge(entra::routes())
         .merge(graph::routes())
         .merge(bot::routes())
+        .merge(client::routes())
         .merge(control::routes())
         .with_state(state)
         .merge(control_router(clock, faults.clone()))

@@ -6,7 +6,7 @@ use super::SandboxError;
 use super::phone::behaviour::{CallRecord, PhoneBehaviour};
 use super::seed::UserSeed;
 use super::sip::SipProxyAddrs;
-use super::sip::proxy::SipProxy;
+use super::sip::proxy::{Decision, SipProxy};
 use super::state::{MicrosoftState, lock};
 
 /// Phone behaviours, calls and proxies of one sandbox.
@@ -140,6 +140,34 @@ impl MicrosoftState {
             .ok_or_else(|| SandboxError::ApiMisuse(format!("no call {call_id:?}")))?;
         self.proxy(&name)?.hang_up(call_id).await;
         Ok(())
+    }
+
+    /// The Teams user picks up ringing call `call_id` (an inbound call; see
+    /// [`Answer::Manual`](super::Answer::Manual)). The phone plays what its behaviour says at
+    /// this moment. An error, and no second 200 OK, if the call is unknown or no longer ringing.
+    pub fn answer_call(&self, call_id: &str) -> Result<(), SandboxError> {
+        self.decide(call_id, Decision::Answer)
+    }
+
+    /// The Teams user declines ringing call `call_id` (603 Decline); errors as
+    /// [`answer_call`](Self::answer_call).
+    pub fn decline_call(&self, call_id: &str) -> Result<(), SandboxError> {
+        self.decide(call_id, Decision::Decline)
+    }
+
+    fn decide(&self, call_id: &str, decision: Decision) -> Result<(), SandboxError> {
+        let call = self
+            .call(call_id)
+            .ok_or_else(|| SandboxError::ApiMisuse(format!("no call {call_id:?}")))?;
+        if call.direction != super::CallDirection::Inbound || call.state != "ringing" {
+            return Err(SandboxError::ApiMisuse(format!(
+                "call {call_id:?} is not ringing (it is {})",
+                call.state
+            )));
+        }
+        self.proxy(&call.proxy)?
+            .decide(call_id, decision)
+            .map_err(SandboxError::ApiMisuse)
     }
 
     /// The Teams user puts call `call_id` on hold.

@@ -19,6 +19,7 @@
 mod api;
 mod by_hand;
 mod click;
+mod client;
 mod config;
 mod control;
 mod error;
@@ -84,6 +85,7 @@ impl SlackSandbox {
             )
             .route("/hooks/{kind}/{team}/{n}/{key}", post(hooks::response_url))
             .merge(control::routes())
+            .merge(client::routes())
             .with_state(state)
             .merge(control_router(clock, faults.clone()))
             .layer(from_fn_with_state(faults, apply_faults))

@@ -24,6 +24,30 @@ pub enum Answer {
     NoAnswer,
     /// Do not disturb: 480 at once, nothing rings.
     DoNotDisturb,
+    /// Ring until a person answers or declines
+    /// ([`answer_call`](crate::microsoft::MicrosoftState::answer_call),
+    /// [`decline_call`](crate::microsoft::MicrosoftState::decline_call)), or until the proxy
+    /// gives up (480 after `ring_timeout_secs`).
+    Manual,
+}
+
+/// Play back what the phone hears, so a person on the other end hears themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Echo {
+    /// How long after hearing something the phone plays it back, in milliseconds.
+    pub delay_ms: u64,
+    /// Play the speech fixture once before echoing (a spoken prompt).
+    pub prompt_first: bool,
+}
+
+impl Default for Echo {
+    fn default() -> Self {
+        Self {
+            delay_ms: 400,
+            prompt_first: false,
+        }
+    }
 }
 
 /// A phone's configured behaviour.
@@ -51,6 +75,8 @@ pub struct PhoneBehaviour {
     pub tone_dbfs: f64,
     /// How long the proxy lets a phone ring before 480.
     pub ring_timeout_secs: f64,
+    /// Echo what the phone hears instead of playing the tone or speech.
+    pub echo: Option<Echo>,
 }
 
 impl Default for PhoneBehaviour {
@@ -66,12 +92,21 @@ impl Default for PhoneBehaviour {
             speech: false,
             tone_dbfs: -12.0,
             ring_timeout_secs: 30.0,
+            echo: None,
         }
     }
 }
 
 impl PhoneBehaviour {
     pub(crate) fn audio(&self, sample_rate: u32) -> AudioSource {
+        if let Some(echo) = self.echo {
+            return AudioSource::Echo {
+                delay: std::time::Duration::from_millis(echo.delay_ms),
+                prompt: echo
+                    .prompt_first
+                    .then(|| std::sync::Arc::new(super::audio::speech_fixture(sample_rate))),
+            };
+        }
         if self.speech {
             return AudioSource::Samples(std::sync::Arc::new(super::audio::speech_fixture(
                 sample_rate,
@@ -110,11 +145,15 @@ pub struct CallRecord {
     pub direction: CallDirection,
     /// The other party's number.
     pub remote_number: String,
+    /// The other party's display name, if their side sent one (untrusted text).
+    pub remote_name: Option<String>,
     /// `ringing`, `answered`, `held`, `ended`, or the final failure (`busy`, `declined`,
     /// `no_answer`, `cancelled`, `dnd`, `failed_<code>`).
     pub state: String,
     /// The To-tags of the 180s sent (inbound) or received (outbound).
     pub ringing_tags: Vec<String>,
+    /// When the call was answered, on the sandbox clock.
+    pub answered_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The audio stream once answered.
     #[serde(skip)]
     pub media: Option<MediaHandle>,

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::audio;
 use super::codec::{Codec, CodecState};
+use super::echo::EchoBuffer;
 use crate::microsoft::state::lock;
 
 /// Most received audio kept for analysis (30 s at 16 kHz).
@@ -33,6 +34,14 @@ pub enum AudioSource {
     Samples(Arc<Vec<i16>>),
     /// Nothing but silence.
     Silence,
+    /// What the phone hears, played back `delay` later (after `prompt`, played once, if any):
+    /// a person calling in hears themselves.
+    Echo {
+        /// How long after arrival a frame is played back.
+        delay: Duration,
+        /// PCM at the codec's rate played once before the echo starts (a spoken prompt).
+        prompt: Option<Arc<Vec<i16>>>,
+    },
 }
 
 /// What a phone received, for tests to analyse.
@@ -168,12 +177,15 @@ impl MediaPort {
             suite: suite.to_owned(),
             key_salt: remote_key,
         };
+        // Only an echoing phone keeps received frames for playback.
+        let echo = matches!(source, AudioSource::Echo { .. })
+            .then(|| Arc::new(Mutex::new(EchoBuffer::default())));
         tokio::spawn(send_loop(
             self.socket.clone(),
             remote,
             codec,
             send_key,
-            source,
+            (source, echo.clone()),
             watch_control.clone(),
             report.clone(),
         ));
@@ -181,7 +193,7 @@ impl MediaPort {
             self.socket,
             codec,
             receive_key,
-            watch_control,
+            (watch_control, echo),
             report.clone(),
         ));
         MediaHandle { control, report }
@@ -222,7 +234,7 @@ async fn send_loop(
     remote: SocketAddr,
     codec: Codec,
     key: SrtpKey,
-    source: AudioSource,
+    (source, echo): (AudioSource, Option<Arc<Mutex<EchoBuffer>>>),
     control: watch::Receiver<Control>,
     report: Arc<Mutex<MediaReport>>,
 ) {
@@ -271,6 +283,9 @@ async fn send_loop(
             AudioSource::Samples(samples) if !samples.is_empty() => (0..frame as u64)
                 .map(|i| samples[((offset + i) % samples.len() as u64) as usize])
                 .collect(),
+            AudioSource::Echo { delay, prompt } => {
+                echo_frame(echo.as_deref(), *delay, prompt.as_deref(), offset, frame)
+            }
             _ => vec![0; frame],
         };
         offset += frame as u64;
@@ -291,6 +306,32 @@ async fn send_loop(
             lock(&report).packets_sent += 1;
         }
     }
+}
+
+/// The next frame of an echoing phone: the prompt while it lasts, then the echo.
+fn echo_frame(
+    echo: Option<&Mutex<EchoBuffer>>,
+    delay: Duration,
+    prompt: Option<&Vec<i16>>,
+    offset: u64,
+    frame: usize,
+) -> Vec<i16> {
+    let now = Instant::now();
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    if let Some(prompt) = prompt.filter(|p| start < p.len()) {
+        // What the caller says during the prompt is not echoed after it.
+        if let Some(echo) = echo {
+            lock(echo).discard_stale(now, delay);
+        }
+        let mut pcm = prompt[start..]
+            .iter()
+            .take(frame)
+            .copied()
+            .collect::<Vec<_>>();
+        pcm.resize(frame, 0);
+        return pcm;
+    }
+    echo.map_or_else(|| vec![0; frame], |e| lock(e).next(now, delay, frame))
 }
 
 fn rtp_packet(
@@ -346,7 +387,7 @@ async fn receive_loop(
     socket: Arc<UdpSocket>,
     codec: Codec,
     key: SrtpKey,
-    mut control: watch::Receiver<Control>,
+    (mut control, echo): (watch::Receiver<Control>, Option<Arc<Mutex<EchoBuffer>>>),
     report: Arc<Mutex<MediaReport>>,
 ) {
     let Some(mut srtp) = context(&key) else {
@@ -385,6 +426,9 @@ async fn receive_loop(
                 .first_audio_after
                 .get_or_insert_with(|| started.elapsed());
             let pcm = state.decode(payload);
+            if let Some(echo) = &echo {
+                lock(echo).push(Instant::now(), pcm.clone());
+            }
             if report.samples.len() + pcm.len() <= MAX_RECORDED {
                 report.samples.extend(pcm);
             }

@@ -3,4 +3,5 @@
 pub mod audio;
 pub(crate) mod behaviour;
 pub(crate) mod codec;
+mod echo;
 pub(crate) mod media;

@@ -162,8 +162,10 @@ impl SipProxy {
             user_id: callee.id.clone(),
             direction: CallDirection::Inbound,
             remote_number: caller_number,
+            remote_name: display_name(&from),
             state: "ringing".to_owned(),
             ringing_tags: Vec::new(),
+            answered_at: None,
             media: None,
         });
         let proxy = self.clone();
@@ -203,7 +205,7 @@ impl SipProxy {
             Answer::Decline { secs } => {
                 Ok((*secs, Some(final_failure(603, "Decline", "declined"))))
             }
-            Answer::NoAnswer => Ok((
+            Answer::NoAnswer | Answer::Manual => Ok((
                 behaviour.ring_timeout_secs,
                 Some(final_failure(480, "Temporarily Unavailable", "no_answer")),
             )),
@@ -257,9 +259,20 @@ impl SipProxy {
         }
         // Ringing and answering run on the sandbox clock, so ring timeouts pass in virtual time.
         let clock = self.state.clock();
-        let cancelled = tokio::select! {
-            () = timer::sleep(&clock, timer::secs(ring_secs)) => false,
-            _ = events.wait_for(|e| e.cancelled) => true,
+        // A person may answer or decline while it rings, whatever the scripted behaviour.
+        let (cancelled, decision) = tokio::select! {
+            () = timer::sleep(&clock, timer::secs(ring_secs)) => (false, None),
+            seen = events.wait_for(|e| e.cancelled || e.decision.is_some()) => {
+                seen.map_or((true, None), |e| (e.cancelled, e.decision))
+            }
+        };
+        // Close the door to late presses: from here on `decide` refuses. A press accepted just
+        // as the ring timer fired still counts, since `decide` already said yes to it.
+        let decision = self.claim_decision(&call_id).or(decision);
+        let (failure, behaviour) = match decision {
+            Some(Decision::Answer) => (None, self.behaviour_at_answer(&call_id, behaviour)),
+            Some(Decision::Decline) => (Some(final_failure(603, "Decline", "declined")), behaviour),
+            Some(Decision::Phone) | None => (failure, behaviour),
         };
         if cancelled {
             let mut terminated = request.response(487, "Request Terminated");
@@ -324,11 +337,66 @@ impl SipProxy {
         if let Some(dialog) = lock(&self.book).dialogs.get_mut(&call_id) {
             dialog.media = Some(media.clone());
         }
+        let now = self.state.clock().now_utc();
         self.state.update_call(&call_id, |c| {
             c.state = "answered".to_owned();
+            c.answered_at = Some(now);
             c.media = Some(media.clone());
         });
         self.after_answer(&call_id, &behaviour, media, events).await;
+    }
+
+    /// A person answering picks up with what the phone is set to play now (the Teams client
+    /// lets them choose while it rings); the ringing plan stays as it was.
+    fn behaviour_at_answer(&self, call_id: &str, ringing: PhoneBehaviour) -> PhoneBehaviour {
+        let Some(user_id) = self.state.call(call_id).map(|c| c.user_id) else {
+            return ringing;
+        };
+        let now = self.state.phone_behaviour(&user_id);
+        PhoneBehaviour {
+            echo: now.echo,
+            speech: now.speech,
+            tone_hz: now.tone_hz,
+            tone_dbfs: now.tone_dbfs,
+            ..ringing
+        }
+    }
+
+    /// Marks the ringing as decided by the phone unless a person already decided; returns the
+    /// decision that stands.
+    fn claim_decision(&self, call_id: &str) -> Option<Decision> {
+        let book = lock(&self.book);
+        let dialog = book.dialogs.get(call_id)?;
+        let mut standing = None;
+        dialog.events.send_if_modified(|e| {
+            standing = Some(*e.decision.get_or_insert(Decision::Phone));
+            false
+        });
+        standing
+    }
+
+    /// Records a person's answer to ringing call `call_id`; an error if it is not ringing here
+    /// any more (answered, declined, cancelled, ended) or already has an answer.
+    pub(crate) fn decide(&self, call_id: &str, decision: Decision) -> Result<(), String> {
+        let book = lock(&self.book);
+        let Some(dialog) = book.dialogs.get(call_id) else {
+            return Err(format!("call {call_id:?} is not ringing"));
+        };
+        let mut accepted = false;
+        if dialog.media.is_none() {
+            dialog.events.send_if_modified(|e| {
+                accepted = e.decision.is_none() && !e.cancelled && !e.acked && !e.ended;
+                if accepted {
+                    e.decision = Some(decision);
+                }
+                accepted
+            });
+        }
+        if accepted {
+            Ok(())
+        } else {
+            Err(format!("call {call_id:?} was already answered or declined"))
+        }
     }
 
     pub(super) fn handle_ack(&self, request: &SipMessage) {
@@ -377,4 +445,25 @@ impl SipProxy {
             .update_call(request.call_id(), |c| c.state = "ended".to_owned());
         self.reply(peer, request, request.response(200, "OK")).await;
     }
+}
+
+/// The display name of a From header (`"Name" <sip:…>` or `Name <sip:…>`), if any.
+fn display_name(from: &str) -> Option<String> {
+    let from = from.trim_start();
+    if let Some(quoted) = from.strip_prefix('"') {
+        // A quoted string may hold `<` and escaped quotes (RFC 3261 §25.1).
+        let mut name = String::new();
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => name.extend(chars.next()),
+                '"' => return (!name.is_empty()).then_some(name),
+                c => name.push(c),
+            }
+        }
+        return None;
+    }
+    let (name, _) = from.split_once('<')?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }

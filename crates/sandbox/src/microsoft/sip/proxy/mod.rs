@@ -77,6 +77,19 @@ struct DialogEvents {
     acked: bool,
     cancelled: bool,
     ended: bool,
+    /// What the person did while it rang (set once).
+    decision: Option<Decision>,
+}
+
+/// A person's answer to a ringing call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Pick up: 200 OK.
+    Answer,
+    /// Reject: 603 Decline.
+    Decline,
+    /// Nobody pressed anything in time: the phone's own script (or the ring timeout) decides.
+    Phone,
 }
 
 /// One proxy instance.

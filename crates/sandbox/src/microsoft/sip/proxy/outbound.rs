@@ -72,8 +72,10 @@ impl SipProxy {
             user_id: user_id.to_owned(),
             direction: CallDirection::Outbound,
             remote_number: number.to_owned(),
+            remote_name: None,
             state: "ringing".to_owned(),
             ringing_tags: Vec::new(),
+            answered_at: None,
             media: None,
         });
         let proxy = self.clone();
@@ -189,8 +191,10 @@ impl SipProxy {
             held: false,
         };
         lock(&self.book).dialogs.insert(call_id.clone(), dialog);
+        let now = self.state.clock().now_utc();
         self.state.update_call(&call_id, |c| {
             c.state = "answered".to_owned();
+            c.answered_at = Some(now);
             c.media = Some(media.clone());
         });
         self.after_answer(&call_id, &behaviour, media, events_rx)

@@ -1,5 +1,5 @@
-//! `callbridge demo`: a complete gateway on embedded defaults, with a configuration generated on
-//! first start in a data directory (SQLite store, a fresh secret key, an admin token).
+//! The demo's data directory: a configuration generated on first start (SQLite store, a fresh
+//! secret key, an admin token), kept between runs so the store's records stay readable.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,9 +13,22 @@ use crate::config::{Config, ConfigError};
 /// The file name of the generated configuration inside the data directory.
 pub const CONFIG_FILE: &str = "callbridge.toml";
 
+/// The demo's own configuration, before the stand-ins' sections are added.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The configuration file's text.
+    pub(super) text: String,
+    /// The configuration file.
+    pub path: PathBuf,
+    /// The data directory: relative paths resolve against it.
+    pub(super) data_dir: PathBuf,
+    /// The configuration as parsed, with the requested port.
+    pub config: Config,
+}
+
 /// Loads the demo configuration from `data_dir`, generating it first if it does not exist.
 /// The listen address is `127.0.0.1:{port}`.
-pub fn prepare(data_dir: &Path, port: u16) -> Result<(Config, PathBuf), GatewayError> {
+pub fn prepare(data_dir: &Path, port: u16) -> Result<Prepared, GatewayError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| GatewayError::Io("creating the data directory", e))?;
     let path = data_dir.join(CONFIG_FILE);
@@ -24,34 +37,36 @@ pub fn prepare(data_dir: &Path, port: u16) -> Result<(Config, PathBuf), GatewayE
             .map_err(|e| GatewayError::Io("writing the demo configuration", e))?;
         restrict_permissions(&path)?;
     }
-    let env = std::env::vars().filter(|(name, _)| name.starts_with(crate::config::ENV_PREFIX));
-    let mut config = Config::load(&path, env)?;
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Unreadable {
+        path: path.clone(),
+        source,
+    })?;
+    let mut config = Config::from_toml(&text, env_overrides(), data_dir)?;
     config.listen.set_port(port);
-    Ok((config, path))
+    Ok(Prepared {
+        text,
+        path,
+        data_dir: data_dir.to_owned(),
+        config,
+    })
 }
 
-/// Binds the demo's listen address, or any free loopback port when it is taken, and points
-/// `listen` and `public_url` at the address actually bound (they must never disagree).
-pub async fn bind(config: &mut Config) -> Result<TcpListener, GatewayError> {
-    let listener = match TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
+/// The `CALLBRIDGE_…` environment overrides, as `serve` applies them.
+pub(super) fn env_overrides() -> impl Iterator<Item = (String, String)> {
+    std::env::vars().filter(|(name, _)| name.starts_with(crate::config::ENV_PREFIX))
+}
+
+/// Binds `wanted`, or any free loopback port when it is taken.
+pub(super) async fn bind(wanted: SocketAddr) -> Result<TcpListener, GatewayError> {
+    match TcpListener::bind(wanted).await {
+        Ok(listener) => Ok(listener),
         Err(_) => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .map_err(|source| GatewayError::Bind {
-                addr: config.listen,
+                addr: wanted,
                 source,
-            })?,
-    };
-    config.listen = listener
-        .local_addr()
-        .map_err(|e| GatewayError::Io("reading the bound address", e))?;
-    config.public_url = url::Url::parse(&format!("http://{}/", config.listen)).map_err(|e| {
-        ConfigError::Invalid {
-            key: "server.listen".into(),
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(listener)
+            }),
+    }
 }
 
 fn generate(port: u16) -> Result<String, GatewayError> {
