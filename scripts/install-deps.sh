@@ -3,12 +3,12 @@
 # present. Needs root (or sudo) only when something is missing.
 #   build:  cmake (libopus is compiled from source by the opus crate)
 #   tests:  postgresql (store suite), sip-tester (SIPp), ffmpeg, chromium + chromium-driver,
-#           sox (audio fixtures)
+#           sox (audio fixtures), prometheus (promtool checks the alert rules in deploy/)
 set -euo pipefail
 
 packages=(cmake pkg-config)
 if [ "${1:-}" != "--build-only" ]; then
-    packages+=(postgresql postgresql-client sip-tester ffmpeg chromium chromium-driver sox)
+    packages+=(postgresql postgresql-client sip-tester ffmpeg chromium chromium-driver sox prometheus)
 fi
 
 missing=()

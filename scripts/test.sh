@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: system packages, a PostgreSQL on loopback,
-# formatting, lints, the dependency-direction check, then every test of the workspace.
+# formatting, lints, the dependency-direction check, the monitoring files in deploy/, then every
+# test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "dependency direction"
 scripts/check-deps.sh
+
+step "deploy files: alert rules and dashboard"
+scripts/check-deploy.sh
 
 step "cargo test"
 test_log="$(mktemp)"

@@ -149,3 +149,165 @@ async fn execute(
     };
     adapter.execute(command).await.map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The writer against a platform stand-in that records what it is asked to write and can
+    //! hold the first write, or refuse writes for now; time is tokio's paused clock.
+
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use callbridge_adapter::{
+        AdapterHealth, BoxFuture, CommandOutcome, Inbound, InboundRequest, PlatformAdapter,
+    };
+    use callbridge_model::{Availability, PresenceOrigin, PresenceSource};
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// Records each write's availability; holds the first until released; refuses the first
+    /// `refusals` writes as "not now".
+    #[derive(Default)]
+    struct Recorder {
+        written: Mutex<Vec<Availability>>,
+        hold_first: bool,
+        release: Notify,
+        calls: AtomicU32,
+        refusals: u32,
+    }
+
+    impl PlatformAdapter for Recorder {
+        fn platform(&self) -> Platform {
+            Platform::Slack
+        }
+
+        fn handle_inbound(
+            &self,
+            _request: InboundRequest,
+        ) -> BoxFuture<'_, Result<Inbound, AdapterError>> {
+            Box::pin(async { Err(AdapterError::Bug("no inbound here".to_owned())) })
+        }
+
+        fn execute(
+            &self,
+            command: PlatformCommand,
+        ) -> BoxFuture<'_, Result<CommandOutcome, AdapterError>> {
+            Box::pin(async move {
+                let n = self.calls.fetch_add(1, Ordering::SeqCst);
+                if n == 0 && self.hold_first {
+                    self.release.notified().await;
+                }
+                if n < self.refusals {
+                    return Err(AdapterError::PlatformUnavailable {
+                        method: "users.profile.set".to_owned(),
+                        reason: "rate budget spent".to_owned(),
+                        retry_after: Some(Duration::from_secs(3)),
+                    });
+                }
+                let PlatformCommand::SetPresence { presence, .. } = command else {
+                    return Err(AdapterError::Bug("only presence writes here".to_owned()));
+                };
+                self.written
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(presence.availability);
+                Ok(CommandOutcome::default())
+            })
+        }
+
+        fn health(&self) -> AdapterHealth {
+            AdapterHealth::healthy(None)
+        }
+    }
+
+    fn bob() -> UserRef {
+        UserRef::Slack {
+            team: "T0DEMOTEAM".parse().expect("a team id"),
+            user: "U0DEMOBOB1".parse().expect("a user id"),
+        }
+    }
+
+    fn showing(availability: Availability) -> Presence {
+        Presence {
+            availability,
+            activity: None,
+            status_text: None,
+            status_emoji: None,
+            expires_at: None,
+            source: PresenceSource {
+                platform: Platform::Slack,
+                origin: PresenceOrigin::Callbridge,
+                fingerprint: None,
+            },
+        }
+    }
+
+    fn writers(recorder: &Arc<Recorder>) -> (Writers, mpsc::Receiver<PresenceInput>) {
+        let (feedback, results) = mpsc::channel(16);
+        let adapter: Arc<dyn PlatformAdapter> = recorder.clone();
+        let platforms = Platforms::default().with("slack", adapter);
+        (Writers::new(platforms, feedback), results)
+    }
+
+    async fn result(results: &mut mpsc::Receiver<PresenceInput>) -> bool {
+        match results.recv().await {
+            Some(PresenceInput::WriteResult { ok, .. }) => ok,
+            _ => panic!("a write result"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_to_one_person_go_in_order_and_the_latest_waiting_value_wins() {
+        let recorder = Arc::new(Recorder {
+            hold_first: true,
+            ..Recorder::default()
+        });
+        let (writers, mut results) = writers(&recorder);
+        writers.write(bob(), showing(Availability::Busy));
+        tokio::task::yield_now().await;
+        writers.write(bob(), showing(Availability::Available));
+        writers.write(bob(), showing(Availability::DoNotDisturb));
+        recorder.release.notify_one();
+        assert!(result(&mut results).await);
+        assert!(result(&mut results).await);
+        assert_eq!(
+            *recorder.written.lock().expect("the record"),
+            [Availability::Busy, Availability::DoNotDisturb],
+            "the held write first, then only the latest value that waited"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_platform_cannot_take_now_is_tried_again() {
+        let recorder = Arc::new(Recorder {
+            refusals: 2,
+            ..Recorder::default()
+        });
+        let (writers, mut results) = writers(&recorder);
+        writers.write(bob(), showing(Availability::Busy));
+        assert!(result(&mut results).await, "it lands on the third try");
+        assert_eq!(recorder.calls.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            *recorder.written.lock().expect("the record"),
+            [Availability::Busy]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deferred_write_gives_way_to_a_newer_value() {
+        let recorder = Arc::new(Recorder {
+            refusals: 1,
+            ..Recorder::default()
+        });
+        let (writers, mut results) = writers(&recorder);
+        writers.write(bob(), showing(Availability::Busy));
+        tokio::task::yield_now().await;
+        writers.write(bob(), showing(Availability::Available));
+        assert!(!result(&mut results).await, "the stale value is given up");
+        assert!(result(&mut results).await, "the newer value is written");
+        assert_eq!(
+            *recorder.written.lock().expect("the record"),
+            [Availability::Available]
+        );
+    }
+}
