@@ -10,7 +10,7 @@ use callbridge_sandbox::slack::RunningSlackSandbox;
 use callbridge_store::{Installation, InstallationStore, UserLink, UserLinkStore};
 
 use crate::gateway::ServedGateway;
-use crate::process::GatewayProcess;
+use crate::process::{GatewayProcess, ProcessLogs};
 use crate::store::TestStore;
 use crate::teams_world::{demo_teams, start_microsoft, teams_section};
 use crate::world::{demo_slack, slack_section, start_slack};
@@ -56,20 +56,49 @@ impl CallWorld {
     /// demo workspace and tenant recorded before the gateway starts, in order: the first
     /// linked Slack user has the first number of the Slack range, and so on.
     pub async fn start_linked(extra: &str, links: &[(&str, &str)]) -> Self {
-        Self::start_inner(extra, links, None).await
+        Self::start_inner(extra, links, None, ProcessLogs::Quiet).await
     }
 
     /// Like [`start_linked`](Self::start_linked), with the gateway run as the `binary`'s
     /// `serve` command in a child process (`env!("CARGO_BIN_EXE_callbridge")` in the
     /// gateway's tests), so it can be killed and restarted.
     pub async fn start_process(binary: &std::path::Path, links: &[(&str, &str)]) -> Self {
-        Self::start_inner("", links, Some(binary)).await
+        Self::start_inner("", links, Some(binary), ProcessLogs::Quiet).await
+    }
+
+    /// Like [`start_process`](Self::start_process), with `extra` appended to the
+    /// configuration and the process logging JSON lines at `debug` for callbridge's crates
+    /// into a file [`gateway_log`](Self::gateway_log) reads, so a test can inspect what
+    /// production logs would hold.
+    pub async fn start_process_logged(
+        binary: &std::path::Path,
+        extra: &str,
+        links: &[(&str, &str)],
+    ) -> Self {
+        Self::start_inner(extra, links, Some(binary), ProcessLogs::CapturedJson).await
+    }
+
+    /// Everything the gateway process has logged so far (complete once it has
+    /// [drained](Self::drain)).
+    ///
+    /// # Panics
+    /// When the world was not started with
+    /// [`start_process_logged`](Self::start_process_logged), or the file cannot be read.
+    pub fn gateway_log(&self) -> String {
+        let Gateway::Process(process) = &self.gateway else {
+            panic!("only a gateway process has its logs captured");
+        };
+        let path = process
+            .log_file()
+            .expect("the world was started with start_process_logged");
+        std::fs::read_to_string(path).expect("the gateway's log file is read")
     }
 
     async fn start_inner(
         extra: &str,
         links: &[(&str, &str)],
         binary: Option<&std::path::Path>,
+        logs: ProcessLogs,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -124,6 +153,7 @@ impl CallWorld {
                         gateway_addr,
                         &store,
                         &sections,
+                        logs,
                     )
                     .await,
                 )

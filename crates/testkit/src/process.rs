@@ -8,17 +8,34 @@ use std::time::Duration;
 
 use crate::store::TestStore;
 
+/// What the child process logs, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcessLogs {
+    /// Readable lines at `warn`, on this process's stderr (the test's output).
+    Quiet,
+    /// JSON lines at `debug` for callbridge's crates (`info` for the rest), written to
+    /// [`GatewayProcess::LOG_FILE`] beside the configuration, for a test to read.
+    CapturedJson,
+}
+
 /// A `callbridge serve` child process.
 pub(crate) struct GatewayProcess {
     binary: PathBuf,
     config: PathBuf,
     addr: SocketAddr,
+    /// Where stderr goes when logs are captured.
+    log_file: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl GatewayProcess {
-    /// Writes a configuration (listening on `addr`, on `store`'s database and key, plus
-    /// `sections`) next to `dir` and starts `binary serve` with it, waiting until it is ready.
+    /// The file, beside the configuration, that receives the process's stderr when its logs
+    /// are [captured](ProcessLogs::CapturedJson).
+    pub(crate) const LOG_FILE: &str = "gateway.log";
+
+    /// Writes a configuration (listening on `addr`, on `store`'s database and key, logging
+    /// as `logs` says, plus `sections`) next to `dir` and starts `binary serve` with it,
+    /// waiting until it is ready.
     ///
     /// # Panics
     /// When the process cannot start or never becomes ready.
@@ -28,13 +45,22 @@ impl GatewayProcess {
         addr: SocketAddr,
         store: &TestStore,
         sections: &str,
+        logs: ProcessLogs,
     ) -> Self {
         let config = dir.join("callbridge.toml");
+        let (format, level, log_file) = match logs {
+            ProcessLogs::Quiet => ("pretty", "warn", None),
+            ProcessLogs::CapturedJson => (
+                "json",
+                "info,callbridge=debug",
+                Some(dir.join(Self::LOG_FILE)),
+            ),
+        };
         let text = format!(
             "[server]\nlisten = \"{addr}\"\nshutdown_grace = \"2s\"\n\
              [store]\nurl = \"{url}\"\n\
              [secrets]\nkeys = [\"{key}\"]\n\
-             [log]\nformat = \"pretty\"\nlevel = \"warn\"\n\
+             [log]\nformat = \"{format}\"\nlevel = \"{level}\"\n\
              {sections}",
             url = store.url(),
             key = store.key_spec(),
@@ -44,6 +70,7 @@ impl GatewayProcess {
             binary: binary.to_owned(),
             config,
             addr,
+            log_file,
             child: None,
         };
         process.spawn().await;
@@ -75,16 +102,35 @@ impl GatewayProcess {
         self.spawn().await;
     }
 
+    /// The file the process's stderr goes to, when its logs are captured.
+    pub(crate) fn log_file(&self) -> Option<&Path> {
+        self.log_file.as_deref()
+    }
+
     async fn spawn(&mut self) {
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the gateway binary starts");
+            .stdout(Stdio::null());
+        match &self.log_file {
+            None => {
+                command.stderr(Stdio::inherit());
+            }
+            Some(path) => {
+                // Appended to, so a restart keeps what the first run logged; `RUST_LOG` from
+                // the test's environment would override the configured level.
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("the log file opens");
+                command.stderr(Stdio::from(file)).env_remove("RUST_LOG");
+            }
+        }
+        let child = command.spawn().expect("the gateway binary starts");
         self.child = Some(child);
         let http = reqwest::Client::new();
         let ready = format!("http://{}/readyz", self.addr);
