@@ -170,6 +170,7 @@ async fn a_newcomer_follows_the_walkthrough_and_hears_the_bridge() {
     .expect("a join link");
     let slack_tab = bob.tab().await.expect("Bob's Slack tab");
     bob.open_tab(&join_url).await.expect("the join page");
+    let joined = std::time::Instant::now();
     bob.click("#join").await.expect("Bob joins");
     eventually(
         "the join page to connect",
@@ -201,6 +202,9 @@ async fn a_newcomer_follows_the_walkthrough_and_hears_the_bridge() {
     )
     .await;
     assert!(echo.is_ok(), "{echo:?}");
+    // For the closing figures: from Join to Bob hearing his own voice back (the phone's echo
+    // delay included), as the test's polling sees it.
+    eprintln!("join -> echo heard: {} ms", joined.elapsed().as_millis());
     album.take(&bob, "join-page-connected").await;
     shows(
         &alice,

@@ -1,16 +1,17 @@
 //! The people a gateway run needs: one Slack user and one phone-enabled Teams user per call.
 //! The Slack users are spread over several workspaces, each with the app installed, because
-//! Slack budgets `calls.add`, `dnd.info` and `conversations.open` per workspace (Tier 3, 50 a
-//! minute): a hundred calls from one workspace would measure the rate limiter, not the gateway.
+//! Slack budgets `calls.add`, `calls.update`, `dnd.info` and `conversations.open` per workspace
+//! (the gateway keeps `calls.*` at Tier 2, 20 a minute, in bursts of 4): a hundred calls from one
+//! workspace would measure the rate limiter, not the gateway.
 
 use callbridge_sandbox::microsoft::{MicrosoftSeed, UserSeed};
 use callbridge_sandbox::slack::{SeedInstall, SeedUser, SeedWorkspace, SlackSeed};
 
 use crate::Result;
 
-/// Slack users per workspace: at two Tier 3 calls per method and call, well inside a minute's
-/// budget even when a run is repeated at once.
-pub(crate) const USERS_PER_WORKSPACE: usize = 20;
+/// Slack users per workspace: each places one call, whose `calls.add` and `calls.update` fit
+/// the gateway's burst of 4 per workspace and method, so no call waits on the budget.
+pub(crate) const USERS_PER_WORKSPACE: usize = 2;
 
 /// The Teams users' domain (the demo tenant's).
 const TEAMS_DOMAIN: &str = "contoso.test";
