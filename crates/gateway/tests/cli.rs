@@ -167,21 +167,33 @@ fn demo_prints_its_addresses_and_serves_health_and_metrics() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut health_url = String::new();
-    for _ in 0..20 {
+    let mut start_url = String::new();
+    let mut printed = String::new();
+    for _ in 0..40 {
         let mut line = String::new();
         if stdout.read_line(&mut line).unwrap() == 0 {
             break;
         }
-        if let Some(url) = line.trim().strip_prefix("health:") {
-            health_url = url.trim().to_owned();
+        printed.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("Open ") {
+            start_url = url.trim().to_owned();
             break;
         }
     }
-    assert_eq!(health_url, format!("http://127.0.0.1:{port}/healthz"));
+    assert_eq!(
+        start_url,
+        format!("http://127.0.0.1:{port}/demo/"),
+        "the one URL to open: {printed}"
+    );
     wait_until_serving(&mut child, port);
     assert_eq!(http_get(port, "/healthz").unwrap().0, 200);
     assert!(http_get(port, "/metrics").unwrap().1.contains("# TYPE"));
+    let (status, page) = http_get(port, "/demo/").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Slack as Bob") && page.contains("Teams as Alice"),
+        "{page}"
+    );
     signal(&child, "INT");
     assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
 }
