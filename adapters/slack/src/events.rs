@@ -153,6 +153,16 @@ fn profile_change(
         .get("user")
         .filter(|u| u.is_object())
         .ok_or_else(|| missing("event.user"))?;
+    presence_of_user(shared, team, event_id, user)
+}
+
+/// A `PresenceChanged` from a full user object (an event's, or `users.info`'s answer).
+pub(crate) fn presence_of_user(
+    shared: &Shared,
+    team: &str,
+    event_id: EventId,
+    user: &Value,
+) -> Result<Option<PlatformEvent>, AdapterError> {
     if user.get("is_bot").and_then(Value::as_bool) == Some(true) {
         return Ok(None);
     }

@@ -155,6 +155,56 @@ fn status_for(presence: &Presence) -> Option<(String, String)> {
     ))
 }
 
+/// The status Slack shows `user` now (`users.profile.get`, their token).
+async fn shown_status(
+    shared: &Shared,
+    team: &str,
+    user: &str,
+    owner: &str,
+) -> Result<Observed, AdapterError> {
+    let current = shared
+        .user_call("users.profile.get", team, user, owner, true, &json!({}))
+        .await?;
+    let profile = current.get("profile").cloned().unwrap_or(Value::Null);
+    let text = |key: &str| {
+        profile
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok(Observed {
+        text: text("status_text"),
+        emoji: text("status_emoji"),
+        expiration: profile
+            .get("status_expiration")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+    })
+}
+
+/// Whether Slack shows `user` a status that someone set by hand: one that is neither empty
+/// nor the last one callbridge wrote. Never overwritten (DESIGN.md §3).
+async fn hand_set(
+    shared: &Shared,
+    team: &str,
+    user: &str,
+    owner: &str,
+    ours: Option<&Observed>,
+) -> Result<bool, AdapterError> {
+    let shown = match shown_status(shared, team, user, owner).await {
+        Ok(shown) => shown,
+        // A token without `users.profile:read` (granted before callbridge asked for it):
+        // the mirror's own knowledge decides, as it did before this check.
+        Err(AdapterError::PlatformRejected { .. }) => return Ok(false),
+        Err(error) => return Err(error),
+    };
+    let empty = shown.text.is_empty() && shown.emoji.is_empty();
+    let same_as_ours =
+        ours.is_some_and(|ours| ours.text == shown.text && ours.emoji == shown.emoji);
+    Ok(!empty && !same_as_ours)
+}
+
 /// `SetPresence`.
 pub(crate) async fn set_presence(
     shared: &Shared,
@@ -180,7 +230,9 @@ pub(crate) async fn set_presence(
     });
     let mut fingerprint = None;
     match &target {
-        Some(observed) => {
+        Some(observed)
+            if !hand_set(shared, team, user, &owner, written.status.as_ref()).await? =>
+        {
             let print = match &presence.source.fingerprint {
                 Some(print) => print.clone(),
                 None => derived_fingerprint(observed)?,
@@ -207,6 +259,12 @@ pub(crate) async fn set_presence(
             }
             fingerprint = Some(print);
         }
+        Some(_) => {
+            // Status events may arrive in any order, so the mirror can think a status is ours
+            // that the person has since set by hand: what Slack shows decides.
+            metrics::counter!("callbridge_slack_status_kept_total").increment(1);
+            tracing::info!("a status set by hand is kept");
+        }
         None => {
             // Clear only a status that is still ours: read it back first (§7.5).
             if let Some(ours) = written
@@ -214,26 +272,7 @@ pub(crate) async fn set_presence(
                 .clone()
                 .filter(|s| !s.text.is_empty() || !s.emoji.is_empty())
             {
-                let current = shared
-                    .user_call("users.profile.get", team, user, &owner, true, &json!({}))
-                    .await?;
-                let profile = current.get("profile").cloned().unwrap_or(Value::Null);
-                let shown = Observed {
-                    text: profile
-                        .get("status_text")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    emoji: profile
-                        .get("status_emoji")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    expiration: profile
-                        .get("status_expiration")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0),
-                };
+                let shown = shown_status(shared, team, user, &owner).await?;
                 if shown == ours {
                     let cleared = Observed {
                         text: String::new(),
