@@ -10,9 +10,7 @@ use callbridge_adapter::{
     AdapterError, AdapterHealth, BoxFuture, CommandOutcome, HealthState, Inbound, InboundReply,
     InboundRequest, PlatformAdapter, TokenVault,
 };
-use callbridge_model::{
-    EventId, Platform, PlatformCommand, PlatformEvent, SlackTeamId, SlackUserId,
-};
+use callbridge_model::{Platform, PlatformCommand, SlackTeamId, SlackUserId};
 use chrono::{DateTime, Utc};
 use http::Method;
 use serde_json::Value;
@@ -252,25 +250,6 @@ impl SlackAdapter {
         directory::person(&self.shared, team, user)
             .await
             .inspect_err(|e| self.shared.note(e, team.as_str()))
-    }
-
-    /// `user`'s status as Slack shows it now (`users.info`, never cached), as the
-    /// `PresenceChanged` a status event would carry. Slack delivers events concurrently and in
-    /// no promised order: an event read this way says what is true when it is handled, so an
-    /// older event arriving last cannot undo a newer change.
-    pub async fn presence_now(
-        &self,
-        team: &SlackTeamId,
-        user: &SlackUserId,
-        event_id: EventId,
-    ) -> Result<Option<PlatformEvent>, AdapterError> {
-        let Some(object) = directory::user_now(&self.shared, team, user)
-            .await
-            .inspect_err(|e| self.shared.note(e, team.as_str()))?
-        else {
-            return Ok(None);
-        };
-        events::presence_of_user(&self.shared, team.as_str(), event_id, &object)
     }
 
     /// Who owns `email` in `team` (`users.lookupByEmail`, bot token); `None` when Slack says

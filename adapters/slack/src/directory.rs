@@ -81,28 +81,6 @@ pub(crate) async fn person(
     .await
 }
 
-/// The full user object as Slack shows it now (`users.info`, bot token, never cached);
-/// `None` when Slack says `user_not_found`.
-pub(crate) async fn user_now(
-    shared: &Shared,
-    team: &SlackTeamId,
-    user: &SlackUserId,
-) -> Result<Option<Value>, AdapterError> {
-    match read(
-        shared,
-        "users.info",
-        team,
-        As::Bot,
-        &[("user", user.as_str())],
-    )
-    .await
-    {
-        Ok(mut answer) => Ok(Some(answer["user"].take()).filter(Value::is_object)),
-        Err(AdapterError::PlatformRejected { error, .. }) if error == "user_not_found" => Ok(None),
-        Err(error) => Err(error),
-    }
-}
-
 /// `users.lookupByEmail` with the workspace's bot token; `None` on `users_not_found` (plural,
 /// §15 item 7).
 pub(crate) async fn person_by_email(

@@ -156,8 +156,8 @@ fn profile_change(
     presence_of_user(shared, team, event_id, user)
 }
 
-/// A `PresenceChanged` from a full user object (an event's, or `users.info`'s answer).
-pub(crate) fn presence_of_user(
+/// A `PresenceChanged` from an event's full user object.
+fn presence_of_user(
     shared: &Shared,
     team: &str,
     event_id: EventId,
